@@ -1,0 +1,96 @@
+"""The ``spotidance`` command line: a click group whose subcommands load lazily.
+
+Each subcommand lives in ``spotidance/commands/<name>.py`` and exposes a click command called
+``command``. Those modules import only click at the top; the stage they drive (librosa,
+TensorFlow, seaborn, ...) is imported inside the command body, so ``spotidance --help`` and the
+light commands start fast.
+
+Every :class:`~spotidance.errors.SpotidanceError` becomes one line on stderr and a non-zero
+exit; Ctrl-C becomes a one-line note (exit 130). Work already saved stays saved.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from spotidance import __version__
+from spotidance.errors import SpotidanceError
+
+#: subcommand name -> (module under spotidance.commands, one-line summary for the group's help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "Run the whole pipeline offline on synthetic genres."),
+    "synth": ("synth", "Render labelled synthetic genre clips as mp3 files."),
+    "prepare": ("prepare", "Build a frame dataset of log-mel spectrograms from audio."),
+    "collect": ("collect", "Collect a playlist's tracks, previews and audio features into a CSV."),
+    "login": ("login", "Log in to Spotify (PKCE) so collect can read your own playlists."),
+    "eda": ("eda", "Write a report comparing the audio features of labelled CSVs."),
+    "train": ("train", "Train a CNN genre classifier on a frame dataset."),
+    "evaluate": ("evaluate", "Score a trained model bundle on another frame dataset."),
+    "classify": ("classify", "Label your own audio files with a trained model bundle."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"spotidance.commands.{COMMANDS[cmd_name][0]}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Summaries come from COMMANDS so that the group's --help imports no subcommand.
+        rows = [(name, summary) for name, (_, summary) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="spotidance")
+def cli() -> None:
+    """Turn dance-music playlists into datasets, reports and genre classifiers.
+
+    \b
+    Example (offline, no credentials):
+      spotidance demo --out spotidance-demo
+    """
+
+
+def _load_dotenv() -> None:
+    """Read credentials from a ``.env`` file in the working directory, if there is one."""
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a dependency
+        return
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``spotidance`` console script."""
+    _load_dotenv()
+    try:
+        cli.main(args=argv, prog_name="spotidance", standalone_mode=False)
+    except SpotidanceError as exc:
+        click.echo(f"spotidance: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("spotidance: interrupted; what was saved stays saved, rerun to resume.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("spotidance: interrupted; what was saved stays saved, rerun to resume.", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:  # e.g. `spotidance classify ... | head`
+        sys.exit(0)

@@ -52,11 +52,11 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
 #: The full header, in order.
 CSV_COLUMNS: tuple[str, ...] = SEED_COLUMNS + AUDIO_FEATURES + PROVENANCE_COLUMNS
 
-#: Allowed values of ``preview_source`` ("" = no preview).
-PREVIEW_SOURCES: tuple[str, ...] = ("spotify", "deezer", "")
+#: Allowed values of ``preview_source`` ("" = no preview; "synthetic" = rendered by spotidance.synth).
+PREVIEW_SOURCES: tuple[str, ...] = ("spotify", "deezer", "synthetic", "")
 
-#: Allowed values of ``features_source`` ("" = no features).
-FEATURES_SOURCES: tuple[str, ...] = ("spotify", "reccobeats", "local", "")
+#: Allowed values of ``features_source`` ("" = no features; "synthetic" = the renderer's ground truth).
+FEATURES_SOURCES: tuple[str, ...] = ("spotify", "reccobeats", "local", "synthetic", "")
 
 #: Old names some historical CSV exports use, mapped to ours.
 COLUMN_ALIASES: dict[str, str] = {"track_pop": "track_popularity"}

@@ -1,0 +1,1 @@
+"""One module per CLI subcommand; each imports only click at the top (see spotidance.cli)."""

@@ -1,0 +1,32 @@
+"""``spotidance prepare``: build a frame dataset (see :mod:`spotidance.prepare`)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("prepare")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=str), help="Dataset folder (created or extended).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: all cores].")
+@click.option("--normalize", type=click.Choice(["none", "frame"]), default="none", show_default=True,
+              help="Per-frame standardisation of the log-mel values.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: str, quiet: bool) -> None:
+    """Build a frame dataset of 128x128 log-mel frames from audio.
+
+    INPUTS are CSV files written by `spotidance collect` (label from the CSV, audio from its
+    preview_path column) and/or folders with one sub-folder of audio files per label. Each clip
+    gives one frame per 2.97 s (10 from a 30 s preview). Rerunning with more tracks frames only
+    the new ones; Ctrl-C keeps everything committed so far.
+
+    \b
+    Examples:
+      spotidance prepare previews/techno.csv previews/edm.csv --out frames
+      spotidance prepare my-music/ --out frames      # my-music/<label>/*.mp3
+    """
+    from spotidance.config import SpectrogramConfig
+    from spotidance.prepare import format_summary, prepare
+
+    summary = prepare(list(inputs), out=out, config=SpectrogramConfig(normalize=normalize), workers=workers, progress=not quiet)
+    click.echo(format_summary(summary))

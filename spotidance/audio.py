@@ -124,9 +124,24 @@ def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
         raise AudioDecodeError(
             f"truncated: decoded {data.shape[0] / rate:.1f} s of the {declared / rate:.1f} s its header declares"
         )
-    # librosa.to_mono: the mean of the channels
-    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    return y, int(rate)
+    return _to_mono(data), int(rate)
+
+
+def _to_mono(data: np.ndarray) -> np.ndarray:
+    """The mean of the channels, as ``librosa.to_mono``.
+
+    Adding the columns one by one is bit-identical to ``mean`` for stereo (and within one float32
+    rounding step for more channels), and about 10x faster than reducing an interleaved
+    ``(n, channels)`` array along its short axis.
+    """
+    channels = data.shape[1]
+    if channels == 1:
+        return data[:, 0]
+    acc = data[:, 0].copy()
+    for c in range(1, channels):
+        acc += data[:, c]
+    acc /= np.float32(channels)
+    return acc
 
 
 def _decode_ffmpeg(path: Path, *, sample_rate: int) -> np.ndarray:
@@ -146,6 +161,21 @@ def _decode_ffmpeg(path: Path, *, sample_rate: int) -> np.ndarray:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:120]
+
+
+def init_worker_process() -> None:
+    """Initialiser for worker processes that decode and frame audio.
+
+    Parallelism comes from the processes, so each uses one BLAS thread (two processes of two
+    threads each on two cores run slower than two of one), and native stderr is silenced.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        pass
+    silence_native_stderr()
 
 
 def silence_native_stderr() -> None:

@@ -146,7 +146,7 @@ def _from_csv(file: Path) -> tuple[list[TrackSource], list[dict[str, str]]]:
 
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-    audio.silence_native_stderr()
+    audio.init_worker_process()
 
 
 def _frames_job(path: str, config: SpectrogramConfig) -> tuple[str, Any]:

@@ -265,8 +265,13 @@ def _run_jobs(todo: list[TrackSource], *, config: SpectrogramConfig, workers: in
     """Yield ``(status, result)`` for each source, in order; parallel over processes."""
     workers = workers or default_workers()
     if workers <= 1 or len(todo) <= 1:
-        for s in todo:
-            yield _frames_job(s.path, config)
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread, as in the workers: the mel product's summation order, and so every
+        # float32 bit of the dataset, does not depend on --workers
+        with threadpool_limits(1):
+            for s in todo:
+                yield _frames_job(s.path, config)
         return
     import concurrent.futures as cf
     import functools

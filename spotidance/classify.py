@@ -237,12 +237,12 @@ def classify(
                 pending.append((path, value))
                 n_pending += len(value)
                 if n_pending >= batch_frames:
-                    tracks.extend(_infer(pending, runner=runner, labels=bundle.labels))
+                    tracks.extend(_infer(pending, runner=runner, labels=bundle.labels, batch_frames=batch_frames))
                     pending, n_pending = [], 0
             else:
                 skipped.append(Skipped(path, value))
             bar.update(1)
-        tracks.extend(_infer(pending, runner=runner, labels=bundle.labels))
+        tracks.extend(_infer(pending, runner=runner, labels=bundle.labels, batch_frames=batch_frames))
     finally:
         jobs.close()
         bar.close()
@@ -262,11 +262,16 @@ def _chain(first: list, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _infer(pending: list[tuple[str, np.ndarray]], *, runner, labels: list[str]) -> list[TrackResult]:
-    """Run the frames of several tracks as one batch; average each track's frame probabilities."""
+def _infer(pending: list[tuple[str, np.ndarray]], *, runner, labels: list[str], batch_frames: int) -> list[TrackResult]:
+    """Run the frames of several tracks in batches; average each track's frame probabilities.
+
+    Batches hold at most ``batch_frames`` frames, so a long file (a 2 h mix has 2,400 frames)
+    needs no more memory for inference than a short one.
+    """
     if not pending:
         return []
-    probs = runner.predict(np.concatenate([frames for _, frames in pending]))
+    frames = np.concatenate([f for _, f in pending])
+    probs = np.concatenate([runner.predict(frames[i : i + batch_frames]) for i in range(0, len(frames), batch_frames)])
     out: list[TrackResult] = []
     start = 0
     for path, frames in pending:
@@ -318,6 +323,7 @@ def _frames_in_order(files: list[str], *, config, workers: int) -> Iterator[tupl
         return
 
     import concurrent.futures as cf
+    from concurrent.futures.process import BrokenProcessPool
 
     pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
     try:
@@ -332,7 +338,13 @@ def _frames_in_order(files: list[str], *, config, workers: int) -> Iterator[tupl
             nxt = next(todo, None)
             if nxt is not None:
                 window.append((nxt, pool.submit(_frames_job, nxt, config)))
-            yield path, future.result()
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                raise SpotidanceError(
+                    f"a decoding process died while reading {path} (out of memory?); retry with --workers 1"
+                ) from None
+            yield path, result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import itertools
 import json
 import os
 import time
@@ -232,7 +233,7 @@ def classify(
         pending: list[tuple[str, np.ndarray]] = []
         n_pending = 0
         results = [] if first is None else [first]
-        for path, (status, value) in _chain(results, jobs):
+        for path, (status, value) in itertools.chain(results, jobs):
             if status == "ok":
                 pending.append((path, value))
                 n_pending += len(value)
@@ -255,11 +256,6 @@ def classify(
         skipped=skipped,
         seconds=time.perf_counter() - started,
     )
-
-
-def _chain(first: list, rest: Iterator) -> Iterator:
-    yield from first
-    yield from rest
 
 
 def _infer(pending: list[tuple[str, np.ndarray]], *, runner, labels: list[str], batch_frames: int) -> list[TrackResult]:

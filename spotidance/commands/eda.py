@@ -1,0 +1,32 @@
+"""``spotidance eda``: compare labelled playlist CSVs (see :mod:`spotidance.eda`)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("eda")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--out", "out", default="eda-report", show_default=True, type=click.Path(file_okay=False, path_type=str),
+              help="Folder for report.html, the figures (PNG) and the tables (CSV).")
+@click.option("--figures/--no-figures", default=True, show_default=True, help="Draw the figures (the slow part).")
+@click.option("--top", type=click.IntRange(1, None), default=None, help="Print only the first N ranked features.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(inputs: tuple[str, ...], out: str, figures: bool, top: int | None, quiet: bool) -> None:
+    """Write a report comparing the audio features of labelled CSVs.
+
+    INPUTS are two or more playlist CSVs (from `spotidance collect` or `synth`, or older Spotify
+    exports) and/or folders of them. Each row's label is its CSV's `label` column, else the file
+    name. Prints the features ranked by how well they separate the labels (effect size of a
+    Mann-Whitney U or Kruskal-Wallis test) and writes DIR/report.html (self-contained, figures
+    embedded), the figures as PNG and the tables as CSV.
+
+    \b
+    Examples:
+      spotidance eda playlists/techno.csv playlists/edm.csv --out eda-report
+      spotidance eda playlists/ --out eda-report    # every *.csv in the folder
+    """
+    from spotidance.eda import format_ranking, run_report
+
+    result = run_report(list(inputs), out_dir=out, progress=not quiet, figures=figures)
+    click.echo(format_ranking(result, top=top))

@@ -1,0 +1,311 @@
+"""Figures and the self-contained HTML page of ``spotidance eda`` (see :mod:`spotidance.eda`).
+
+Figures are drawn with seaborn on plain :class:`matplotlib.figure.Figure` objects rendered by the
+Agg canvas: no pyplot state, no GUI backend, nothing global changed in the caller's matplotlib.
+They are rendered to PNG bytes in memory; :func:`write_report` then writes the PNGs and the CSV
+tables and, last, ``report.html`` with every figure embedded as a ``data:image/png;base64`` URI,
+so the page opens anywhere (a mail attachment) without the PNG files beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from spotidance.errors import SpotidanceError
+
+#: Resolution of the PNG figures.
+DPI = 100
+
+#: Most distinct integer values a feature may have to be drawn as bars (key, mode, time signature).
+DISCRETE_MAX_VALUES = 13
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:right}
+th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
+figure{margin:.6rem 0}figcaption{font-size:.85rem;color:#555}.big img{width:100%;max-width:1000px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:.6rem}.grid img{width:100%}
+.note{color:#555;font-size:.9rem}
+"""
+
+
+def _figure(width: float, height: float, *, ncols: int = 1, nrows: int = 1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _png(fig) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _is_discrete(values) -> bool:
+    values = values.dropna()
+    return len(values) > 0 and bool((values == values.round()).all()) and values.nunique() <= DISCRETE_MAX_VALUES
+
+
+def _distribution(frame, feature: str, *, palette: dict, big: bool) -> bytes:
+    import seaborn as sns
+
+    fig, axes = _figure(10, 4.6) if big else _figure(5.2, 3.3)
+    ax = axes[0, 0]
+    subset = frame[["label", feature]].dropna()
+    common = dict(data=subset, x=feature, hue="label", hue_order=list(palette), palette=palette, ax=ax, common_norm=False)
+    if _is_discrete(subset[feature]):
+        sns.histplot(**common, discrete=True, stat="probability", multiple="dodge", shrink=0.8)
+    else:
+        # The view spans the 0.5th-99.5th percentiles (padded): a few far outliers (octave errors)
+        # would otherwise squeeze the bulk into two bins.
+        lo, hi = subset[feature].quantile([0.005, 0.995])
+        pad = 0.05 * (hi - lo) or 1.0
+        sns.histplot(**common, kde=True, stat="density", element="step", alpha=0.25, bins=40 if big else 25,
+                     binrange=(lo - pad, hi + pad))  # fmt: skip
+        ax.set_xlim(lo - pad, hi + pad)
+    ax.set_title(f"{feature}: distribution per label", fontsize=13 if big else 10)
+    return _png(fig)
+
+
+def _boxplots(frame, features: list[str], *, palette: dict) -> bytes:
+    import seaborn as sns
+
+    ncols = min(4, len(features))
+    nrows = -(-len(features) // ncols)
+    fig, axes = _figure(3.2 * ncols, 2.8 * nrows, ncols=ncols, nrows=nrows)
+    for ax, feature in zip(axes.flat, features):
+        sns.boxplot(data=frame, x="label", y=feature, hue="label", order=list(palette), hue_order=list(palette),
+                    palette=palette, ax=ax, fliersize=1.5, legend=False)  # fmt: skip
+        ax.set_title(feature, fontsize=10)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.tick_params(axis="x", labelrotation=20 if len(palette) > 3 else 0)
+    for ax in list(axes.flat)[len(features):]:
+        ax.set_visible(False)
+    return _png(fig)
+
+
+def _correlation(frame, features: list[str]) -> bytes:
+    import seaborn as sns
+
+    corr = frame[features].corr(method="spearman")
+    size = max(5.0, 0.55 * len(features) + 2.5)
+    fig, axes = _figure(size + 1.2, size)
+    sns.heatmap(corr, vmin=-1, vmax=1, center=0, cmap="vlag", square=True, annot=len(features) <= 16, fmt=".2f",
+                annot_kws={"fontsize": 7}, ax=axes[0, 0], cbar_kws={"shrink": 0.7})  # fmt: skip
+    axes[0, 0].set_title("Spearman correlation between features (all labels)", fontsize=11)
+    return _png(fig)
+
+
+def _ranking_bars(ranking) -> bytes:
+    import seaborn as sns
+
+    fig, axes = _figure(8, 0.35 * len(ranking) + 1.4)
+    sns.barplot(data=ranking, y="feature", x="effect_size", color="#4878a8", ax=axes[0, 0], orient="h")
+    axes[0, 0].set_xlabel(f"effect size ({', '.join(dict.fromkeys(ranking['effect']))})")
+    axes[0, 0].set_ylabel("")
+    axes[0, 0].set_xlim(0, 1)
+    axes[0, 0].set_title("What separates these playlists", fontsize=11)
+    return _png(fig)
+
+
+def figure_plan(features: list[str], ranking) -> list[tuple[str, str]]:
+    """The figures to draw, in report order: ``(file name, kind)``; headline features first."""
+    from spotidance.eda import HEADLINE_FEATURES
+
+    headline = [f for f in HEADLINE_FEATURES if f in features]
+    plan = [("ranking.png", "ranking")] if len(ranking) else []
+    plan += [(f"dist_{f}.png", "headline") for f in headline]
+    plan += [(f"dist_{f}.png", "dist") for f in features if f not in headline]
+    plan += [("boxplots.png", "boxplots")]
+    if len(features) >= 2:
+        plan += [("correlation.png", "correlation")]
+    return plan
+
+
+def render_figures(data, ranking, *, progress: bool = False) -> dict[str, bytes]:
+    """Every figure as PNG bytes, keyed by file name, in report order.
+
+    Parameters
+    ----------
+    data : spotidance.eda.LabelledData
+    ranking : DataFrame
+        From :func:`spotidance.eda.rank_features`.
+    progress : bool
+        Show a tqdm bar on stderr.
+    """
+    import matplotlib
+    import seaborn as sns
+    from tqdm import tqdm
+
+    matplotlib.rcParams["figure.max_open_warning"] = 0
+    colours = sns.color_palette("colorblind", len(data.labels))
+    palette = dict(zip(data.labels, colours))
+    frame, features = data.frame, data.features
+    drawable = [f for f in features if frame[f].notna().sum() >= 2 and frame[f].nunique() >= 2]
+    pngs: dict[str, bytes] = {}
+    for name, kind in tqdm(figure_plan(drawable, ranking), desc="figures", unit="fig", disable=not progress):
+        if kind == "ranking":
+            pngs[name] = _ranking_bars(ranking)
+        elif kind in ("headline", "dist"):
+            pngs[name] = _distribution(frame, name[5:-4], palette=palette, big=kind == "headline")
+        elif kind == "boxplots":
+            pngs[name] = _boxplots(frame, [f for f in drawable if not _is_discrete(frame[f])] or drawable, palette=palette)
+        else:
+            pngs[name] = _correlation(frame, drawable)
+    return pngs
+
+
+# ------------------------------------------------------------------------------------------ HTML
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+            return f"{value:.3g}"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def _table(frame, *, index: bool = False) -> str:
+    return frame.to_html(index=index, border=0, na_rep="", float_format=_fmt, escape=True)
+
+
+def _img(name: str, png: bytes, caption: str, *, big: bool = False) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure class="{"big" if big else ""}"><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+            f"<figcaption>{html.escape(caption)} ({html.escape(name)})</figcaption></figure>")  # fmt: skip
+
+
+def render_html(data, tables: dict, pngs: dict[str, bytes]) -> str:
+    """The report page as one self-contained HTML string.
+
+    Parameters
+    ----------
+    data : spotidance.eda.LabelledData
+    tables : dict of DataFrame
+        ``counts``, ``missing``, ``summary``, ``comparison``, ``ranking``, ``pairwise``, ``octave_flags``.
+    pngs : dict of bytes
+        From :func:`render_figures` (may be empty).
+    """
+    from spotidance import __version__
+    from spotidance.eda import LENGTH_FEATURES
+
+    e = html.escape
+    labels = ", ".join(e(label) for label in data.labels)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    two = len(data.labels) == 2
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>spotidance eda: {labels}</title><style>{_CSS}</style></head><body>",
+        f"<h1>What separates these playlists: {labels}</h1>",
+        f'<p class="note">spotidance {e(__version__)}, {when}. Inputs: {", ".join(e(Path(s).name) for s in data.sources)}. '
+        f"{len(data.frame)} tracks, {len(data.features)} numeric features.</p>",
+        "<h2>Ranking</h2>",
+        "<p>Features ordered by effect size, largest first. "
+        + ("Mann-Whitney U test; effect size |Cliff's delta| (= rank-biserial correlation): 0 means the two "
+           "distributions overlap completely, 1 that every track of one label lies above every track of the other."
+           if two else
+           "Kruskal-Wallis test; effect size epsilon<sup>2</sup> = H/(n-1): the share of the rank variance explained "
+           "by the label. Pairwise Mann-Whitney tests below.")
+        + " <code>key</code> is a pitch class (no order): chi-square test, Cramer's V. p (Holm): p-values corrected "
+          "across features with Holm's method.</p>",
+        _table(tables["ranking"]),
+    ]  # fmt: skip
+    unranked = tables["comparison"][~tables["comparison"]["ranked"]]
+    if len(unranked):
+        parts.append("<p class=\"note\">Compared but not ranked: "
+                     + "; ".join(f"<code>{e(r.feature)}</code> ({'the whole track length, not a property of the sound' if r.feature in LENGTH_FEATURES else e(r.note)})"
+                                 for r in unranked.itertuples()) + ".</p>")  # fmt: skip
+        parts.append(_table(unranked.drop(columns=["ranked"])))
+    if "ranking.png" in pngs:
+        parts.append(_img("ranking.png", pngs["ranking.png"], "Effect size per feature"))
+    parts += ["<h2>Tracks per label</h2>", _table(tables["counts"]),
+              "<h2>Missing and non-numeric values per feature</h2>",
+              '<p class="note">Empty cells count as missing; text that is not a number counts as non-numeric. '
+              "Both are left out of the statistics.</p>", _table(tables["missing"])]  # fmt: skip
+    dists = [(n, p) for n, p in pngs.items() if n.startswith("dist_")]
+    if dists:
+        parts.append("<h2>Distributions per label</h2>")
+        from spotidance.eda import HEADLINE_FEATURES
+
+        big = {f"dist_{f}.png" for f in HEADLINE_FEATURES}
+        parts += [_img(n, p, f"{n[5:-4]} per label", big=True) for n, p in dists if n in big]
+        parts.append('<div class="grid">' + "".join(_img(n, p, f"{n[5:-4]} per label") for n, p in dists if n not in big) + "</div>")
+    if "boxplots.png" in pngs:
+        parts += ["<h2>Box plots</h2>", _img("boxplots.png", pngs["boxplots.png"], "Box plots per feature and label", big=True)]
+    if "correlation.png" in pngs:
+        parts += ["<h2>Correlations</h2>", _img("correlation.png", pngs["correlation.png"], "Spearman correlation heatmap")]
+    parts += ["<h2>Summary per label</h2>", _table(tables["summary"].reset_index())]
+    if len(tables["pairwise"]):
+        parts += ["<h2>Pairwise comparisons</h2>",
+                  "<p class=\"note\">Mann-Whitney U per pair of labels; p-values Holm-corrected within each feature; "
+                  "Cliff's delta positive when label_a tends to be larger.</p>", _table(tables["pairwise"])]  # fmt: skip
+    flags = tables["octave_flags"]
+    parts.append("<h2>Tempo octave errors</h2>")
+    if len(flags):
+        parts += [f"<p>{len(flags)} tracks have a tempo about half or double their label's median: beat trackers "
+                  "often report half or double tempo (common for drum and bass). Check them before trusting tempo.</p>",
+                  _table(flags)]  # fmt: skip
+    else:
+        parts.append("<p>No tempo is about half or double its label's median.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------- writing
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write through a temporary file beside ``path`` (default permissions), then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_report(out_dir: Path, *, tables: dict, pngs: dict[str, bytes], html: str) -> list[Path]:
+    """Write the PNGs, the tables as CSV and, last, ``report.html``, each replaced atomically.
+
+    Returns
+    -------
+    list of Path
+        The files written, ``report.html`` last.
+
+    Raises
+    ------
+    SpotidanceError
+        If ``out_dir`` cannot be created or written.
+    """
+    written: list[Path] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, png in pngs.items():
+            _atomic_write(out_dir / name, png)
+            written.append(out_dir / name)
+        for name, table in tables.items():
+            index = name == "summary"
+            _atomic_write(out_dir / f"{name}.csv", table.to_csv(index=index).encode("utf-8"))
+            written.append(out_dir / f"{name}.csv")
+        _atomic_write(out_dir / "report.html", html.encode("utf-8"))
+        written.append(out_dir / "report.html")
+    except OSError as exc:
+        raise SpotidanceError(f"cannot write the report to {out_dir}: {exc.strerror or exc}; choose another --out") from None
+    return written

@@ -1,0 +1,45 @@
+"""``spotidance evaluate``: score a model bundle on a frame dataset (see :mod:`spotidance.evaluate`)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("evaluate")
+@click.argument("model_dir", type=click.Path(path_type=str))
+@click.argument("dataset", type=click.Path(path_type=str))
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write every score as JSON to this file (atomically).")
+@click.option("--backend", type=click.Choice(["auto", "litert", "keras"]), default="auto", show_default=True,
+              help="Inference runtime: auto uses LiteRT (no TensorFlow import) when the bundle has model.tflite.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(model_dir: str, dataset: str, json_file: str | None, backend: str, quiet: bool) -> None:
+    """Score a trained model bundle on another frame dataset.
+
+    DATASET is a folder from `spotidance prepare` made with the model's spectrogram settings
+    (anything else is refused); its labels are matched to the model's by name. Prints accuracy,
+    macro-F1, per-label precision and recall and the confusion matrix, per 3 s frame and per
+    track (mean of its frames' probabilities), as `spotidance train` does for its test set.
+
+    \b
+    Examples:
+      spotidance evaluate model/ other-frames/
+      spotidance evaluate model/ other-frames/ --json scores.json
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    from spotidance.evaluate import evaluate, format_scores
+
+    metrics = evaluate(model_dir, dataset, backend=backend, progress=not quiet and sys.stderr.isatty())
+    click.echo(format_scores(metrics, title=Path(dataset).name or "dataset"))
+    if metrics["tracks_seen_in_training"]:
+        click.echo(f"note: {metrics['tracks_seen_in_training']} of these tracks were in the model's training or "
+                   "validation split; their scores are not held-out scores", err=True)  # fmt: skip
+    if json_file:
+        from spotidance.dataset import write_atomic
+
+        Path(json_file).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(Path(json_file), json.dumps(metrics, indent=1))
+        click.echo(f"scores -> {json_file}", err=True)

@@ -1,0 +1,44 @@
+"""``spotidance collect``: a playlist into a CSV with previews and features (see :mod:`spotidance.collect`)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("collect")
+@click.argument("playlist")
+@click.option("--label", default=None, help="Label and CSV name [default: a slug of the playlist's name].")
+@click.option("--out", "out", default=".", show_default=True, type=click.Path(file_okay=False, path_type=str),
+              help="Output folder: <label>.csv and <label>/ previews.")
+@click.option("--market", default=None, metavar="CC", help="Spotify market (ISO country code) for track relinking.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N tracks.")
+@click.option("--no-previews", is_flag=True, help="Do not download previews (no local features then).")
+@click.option("--features", type=click.Choice(["auto", "spotify", "reccobeats", "local", "none"]), default="auto",
+              show_default=True, help="Where audio features come from (auto: spotify, then reccobeats, then local).")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent lookups/downloads.")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Longest Retry-After (s) waited out; longer ones save progress and stop.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def command(playlist: str, label: str | None, out: str, market: str | None, limit: int | None, no_previews: bool,
+            features: str, workers: int, max_wait: float, quiet: bool) -> None:
+    """Collect a playlist's tracks, 30 s previews and audio features into a CSV.
+
+    PLAYLIST is a Spotify playlist URL, URI or id, or a Deezer playlist URL or deezer:playlist:ID.
+    Spotify needs SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET (environment or .env); since 2026 it
+    lists only playlists you own or collaborate on, after `spotidance login`. Previews come from
+    Spotify when it still gives them, else from Deezer (matched by ISRC, title and duration).
+    Rerun the same command to resume; exit code 3 means a service stopped us (quota, long
+    Retry-After, outage) and the message says when to rerun.
+
+    \b
+    Examples:
+      spotidance collect https://open.spotify.com/playlist/3cEYpjA9oz9GiPac4AsH4n --label techno --out data
+      spotidance collect deezer:playlist:9200461 --out data --features reccobeats
+    """
+    from spotidance.collect import collect
+
+    summary = collect(playlist, out=out, label=label, market=market, limit=limit, previews=not no_previews,
+                      features=features, workers=workers, max_wait=max_wait, progress=not quiet)
+    click.echo(summary.table())
+    for note in summary.notes:
+        click.echo(f"note: {note}", err=True)

@@ -1,0 +1,291 @@
+"""HTTP for the collector: one paced request queue per service, timeouts, retries, rate limits.
+
+Every service (Spotify's Web API and token endpoint, Deezer, ReccoBeats, the preview CDNs) gets
+one :class:`PacedSession`, a :class:`requests.Session` whose ``request`` method
+
+* waits for its turn in the service's pace (a token bucket shared by all threads),
+* sets a timeout on every request,
+* retries connection errors, timeouts and 5xx answers a few times with exponential backoff,
+* waits out a ``429`` whose ``Retry-After`` is at most ``max_wait`` seconds, saying so on stderr,
+  and hands back a longer one, or one with ``QUOTA_EXCEEDED``, for the caller to raise
+  :class:`RateLimited` (the collector then saves its progress and stops with a message saying
+  when to rerun).
+
+spotipy gets such a session through ``requests_session=``: a plain :class:`requests.Session`
+subclass has no urllib3 retry adapter, so spotipy never sleeps for hours on
+``Retry-After: 86400`` and its exceptions keep ``reason`` and the ``Retry-After`` header.
+This module is hand-written rather than built on ``urllib3.Retry`` because that adapter can
+neither pace several threads together nor report a wait before sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+from requests.adapters import HTTPAdapter
+
+#: The real services; each can be redirected (proxy, tests) with the environment variable named.
+SERVICE_URLS: dict[str, tuple[str, str]] = {
+    "spotify_api": ("SPOTIDANCE_SPOTIFY_API_URL", "https://api.spotify.com/v1/"),
+    "spotify_accounts": ("SPOTIDANCE_SPOTIFY_ACCOUNTS_URL", "https://accounts.spotify.com"),
+    "deezer": ("SPOTIDANCE_DEEZER_API_URL", "https://api.deezer.com"),
+    "reccobeats": ("SPOTIDANCE_RECCOBEATS_API_URL", "https://api.reccobeats.com"),
+}
+
+#: Default pace per service: (requests per second, burst). Deezer throttles near 50 requests per
+#: 5 s per IP; ReccoBeats publishes no limit (public clients use about 2/s); Spotify limits over a
+#: rolling 30 s window. ``None`` means unpaced (preview downloads from CDNs).
+DEFAULT_PACE: dict[str, tuple[float, int] | None] = {
+    "spotify": (8.0, 10),
+    "deezer": (9.0, 40),
+    "reccobeats": (2.0, 4),
+    "previews": None,
+}
+
+#: Environment variable overriding the pace: ``off`` or ``deezer=20,spotify=5`` (requests per second).
+PACE_ENV = "SPOTIDANCE_PACE"
+
+#: Default cap on a ``Retry-After`` wait, in seconds (``collect --max-wait``).
+DEFAULT_MAX_WAIT = 60.0
+
+#: Default timeout of one request, in seconds (connect, read).
+DEFAULT_TIMEOUT = (5.0, 30.0)
+
+
+def service_url(name: str) -> str:
+    """Base URL of a service (``spotify_api``, ``spotify_accounts``, ``deezer``, ``reccobeats``).
+
+    The environment variable named in :data:`SERVICE_URLS` wins over the real service's address.
+    The Spotify API URL keeps its trailing slash (spotipy appends paths); the others lose theirs.
+    """
+    env, default = SERVICE_URLS[name]
+    url = os.environ.get(env, "").strip() or default
+    if name == "spotify_api":
+        return url if url.endswith("/") else url + "/"
+    return url.rstrip("/")
+
+
+def pace_for(service: str) -> tuple[float, int] | None:
+    """The (rate, burst) of ``service`` after applying :data:`PACE_ENV`."""
+    pace = DEFAULT_PACE.get(service)
+    spec = os.environ.get(PACE_ENV, "").strip()
+    if not spec:
+        return pace
+    if spec.lower() in ("off", "none", "0"):
+        return None
+    for part in spec.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == service:
+            try:
+                rate = float(value)
+            except ValueError:
+                return pace
+            return None if rate <= 0 else (rate, max(1, int(rate)))
+    return pace
+
+
+class RateLimited(Exception):
+    """A service asked us to stop for longer than we may wait (or its quota is used up).
+
+    Attributes
+    ----------
+    service : str
+    retry_after : float or None
+        Seconds the service asked for (``None`` when it gave none).
+    reason : str
+        ``QUOTA_EXCEEDED``, ``throttled`` or ``rate limited``.
+    """
+
+    def __init__(self, service: str, *, retry_after: float | None, reason: str) -> None:
+        self.service = service
+        self.retry_after = retry_after
+        self.reason = reason
+        wait = f" for {retry_after:.0f} s" if retry_after is not None else ""
+        super().__init__(f"{service} asked us to stop{wait} ({reason})")
+
+
+class ServiceUnavailable(Exception):
+    """A service kept failing (5xx, timeouts, refused connections) after every retry."""
+
+    def __init__(self, service: str, detail: str) -> None:
+        self.service = service
+        super().__init__(f"{service} is not answering ({detail})")
+
+
+class Pacer:
+    """A thread-safe token bucket: at most ``burst`` requests at once, ``rate`` per second after.
+
+    Parameters
+    ----------
+    rate : float
+        Sustained requests per second.
+    burst : int
+        Requests allowed back to back before the rate applies.
+    """
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        self.interval = 1.0 / rate
+        self.tolerance = (max(1, int(burst)) - 1) * self.interval
+        self._lock = threading.Lock()
+        self._tat = time.monotonic()  # theoretical arrival time of the next request (GCRA)
+
+    def wait(self) -> None:
+        """Block until this caller may send its request."""
+        with self._lock:
+            now = time.monotonic()
+            tat = max(self._tat, now)
+            start = max(now, tat - self.tolerance)
+            self._tat = tat + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+    def pause(self, seconds: float) -> None:
+        """Hold back every later request for ``seconds`` (after a throttling answer)."""
+        with self._lock:
+            self._tat = max(self._tat, time.monotonic() + seconds + self.tolerance)
+
+
+@dataclass
+class Limits:
+    """How patient the collector is with every service."""
+
+    #: Longest ``Retry-After`` waited out (longer ones stop the run with a rerun time).
+    max_wait: float = DEFAULT_MAX_WAIT
+    #: Retries after a 5xx, a timeout or a refused connection.
+    retries: int = 3
+    #: First backoff in seconds (doubled at each retry, with jitter).
+    backoff: float = 0.5
+    #: (connect, read) timeout of each request in seconds.
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """The ``Retry-After`` header of ``response`` in seconds (``None`` if absent or unreadable)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def error_reason(response: requests.Response) -> str:
+    """``error.reason`` of a Spotify-style JSON error body (``""`` when there is none)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("reason") or "") if isinstance(error, dict) else ""
+
+
+class PacedSession(requests.Session):
+    """A session that paces, times out, retries and handles ``429`` for one service.
+
+    Parameters
+    ----------
+    service : str
+        Name used in messages and as the key of :data:`DEFAULT_PACE`.
+    limits : Limits
+    notify : callable, optional
+        Called with a one-line message before every wait (the collector prints it above the
+        progress bars).
+    pool_size : int
+        Connections kept open (at least the number of threads using the session).
+    throttled : callable, optional
+        ``throttled(response) -> bool`` for services that signal throttling in a 200 body
+        (Deezer); such answers are backed off and retried like a 429 without ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        limits: Limits | None = None,
+        notify: Callable[[str], None] | None = None,
+        pool_size: int = 16,
+        throttled: Callable[[requests.Response], bool] | None = None,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.limits = limits or Limits()
+        self.notify = notify or (lambda message: None)
+        self.throttled = throttled
+        pace = pace_for(service)
+        self.pacer = Pacer(*pace) if pace else None
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+        self.headers["User-Agent"] = "spotidance (+https://github.com/spotidance)"
+
+    def _sleep_backoff(self, attempt: int) -> None:
+        delay = self.limits.backoff * (2**attempt) * (0.75 + 0.5 * random.random())
+        time.sleep(delay)
+
+    def _hold(self, seconds: float, message: str) -> None:
+        """Say why, then hold this service's queue (every thread) for ``seconds``."""
+        self.notify(message)
+        if self.pacer is not None:
+            self.pacer.pause(seconds)
+        else:
+            time.sleep(seconds)
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        """Send a request with pacing, timeout, retries and short ``429`` waits (see the class)."""
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.limits.timeout
+        attempt = 0
+        throttles = 0
+        while True:
+            if self.pacer is not None:
+                self.pacer.wait()
+            try:
+                response = super().request(method, url, *args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt >= self.limits.retries:
+                    kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                    raise ServiceUnavailable(self.service, f"{kind} {attempt + 1} times") from None
+                self._sleep_backoff(attempt)
+                attempt += 1
+                continue
+            status = response.status_code
+            if status >= 500 and attempt < self.limits.retries:
+                response.close()
+                self._sleep_backoff(attempt)
+                attempt += 1
+                continue
+            if status == 429:
+                wait = retry_after_seconds(response)
+                reason = error_reason(response)
+                if reason != "QUOTA_EXCEEDED" and wait is not None and wait <= self.limits.max_wait and throttles < 5:
+                    self._hold(wait, f"{self.service} asked to wait {wait:.0f} s (HTTP 429); waiting")
+                    throttles += 1
+                    continue
+                return response
+            if self.throttled is not None and status == 200 and self.throttled(response):
+                if throttles >= 5:
+                    raise RateLimited(self.service, retry_after=None, reason="throttled")
+                wait = min(self.limits.max_wait, 5.0 * self.limits.backoff * 2**throttles)
+                self._hold(wait, f"{self.service} is throttling us (quota limit exceeded); backing off {wait:.1f} s")
+                throttles += 1
+                continue
+            return response
+
+
+def raise_for_rate_limit(service: str, response: requests.Response) -> None:
+    """Raise :class:`RateLimited` if ``response`` is a ``429`` the session handed back."""
+    if response.status_code == 429:
+        reason = error_reason(response) or "rate limited"
+        raise RateLimited(service, retry_after=retry_after_seconds(response), reason=reason)

@@ -14,6 +14,7 @@ import html
 import io
 import os
 import uuid
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def figure_plan(features: list[str], ranking) -> list[tuple[str, str]]:
     plan = [("ranking.png", "ranking")] if len(ranking) else []
     plan += [(f"dist_{f}.png", "headline") for f in headline]
     plan += [(f"dist_{f}.png", "dist") for f in features if f not in headline]
-    plan += [("boxplots.png", "boxplots")]
+    if features:
+        plan += [("boxplots.png", "boxplots")]
     if len(features) >= 2:
         plan += [("correlation.png", "correlation")]
     return plan
@@ -155,16 +157,23 @@ def render_figures(data, ranking, *, progress: bool = False) -> dict[str, bytes]
     frame, features = data.frame, data.features
     drawable = [f for f in features if frame[f].notna().sum() >= 2 and frame[f].nunique() >= 2]
     pngs: dict[str, bytes] = {}
-    for name, kind in tqdm(figure_plan(drawable, ranking), desc="figures", unit="fig", disable=not progress):
-        if kind == "ranking":
-            pngs[name] = _ranking_bars(ranking)
-        elif kind in ("headline", "dist"):
-            pngs[name] = _distribution(frame, name[5:-4], palette=palette, big=kind == "headline")
-        elif kind == "boxplots":
-            pngs[name] = _boxplots(frame, [f for f in drawable if not _is_discrete(frame[f])] or drawable, palette=palette)
-        else:
-            pngs[name] = _correlation(frame, drawable)
+    with warnings.catch_warnings():
+        # seaborn 0.13 calls matplotlib APIs that matplotlib 3.11 deprecates: not the user's concern
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        for name, kind in tqdm(figure_plan(drawable, ranking), desc="figures", unit="fig", disable=not progress):
+            pngs[name] = _draw(name, kind, frame, drawable, ranking, palette)
     return pngs
+
+
+def _draw(name: str, kind: str, frame, drawable: list[str], ranking, palette: dict) -> bytes:
+    if kind == "ranking":
+        return _ranking_bars(ranking)
+    if kind in ("headline", "dist"):
+        return _distribution(frame, name[5:-4], palette=palette, big=kind == "headline")
+    if kind == "boxplots":
+        return _boxplots(frame, [f for f in drawable if not _is_discrete(frame[f])] or drawable, palette=palette)
+    return _correlation(frame, drawable)
 
 
 # ------------------------------------------------------------------------------------------ HTML

@@ -292,9 +292,26 @@ def cliffs_delta(a, b) -> tuple[float, float, float]:
     return float(result.statistic), float(result.pvalue), delta
 
 
+def cramers_v(table) -> float:
+    """Bias-corrected Cramer's V (Bergsma 2013) of a contingency table (rows x columns of counts).
+
+    The plain V is inflated for small samples with many categories (12 keys, a few dozen tracks
+    give V around 0.5 for independent data); the correction subtracts the expected chi-square
+    under independence, so unrelated variables give about 0.
+    """
+    from scipy.stats import chi2_contingency
+
+    n = table.sum()
+    r, k = table.shape
+    phi2 = chi2_contingency(table, correction=False)[0] / n
+    phi2 = max(0.0, phi2 - (k - 1) * (r - 1) / (n - 1))
+    r_, k_ = r - (r - 1) ** 2 / (n - 1), k - (k - 1) ** 2 / (n - 1)
+    denominator = min(k_ - 1, r_ - 1)
+    return float(min(1.0, math.sqrt(phi2 / denominator))) if denominator > 0 else 0.0
+
+
 def _nominal_test(groups) -> tuple[str, float, float, str, float]:
-    """Chi-square test of independence on the value counts; effect size Cramer's V."""
-    import numpy as np
+    """Chi-square test of independence on the value counts; effect size bias-corrected Cramer's V."""
     import pandas as pd
     from scipy.stats import chi2_contingency
 
@@ -302,9 +319,8 @@ def _nominal_test(groups) -> tuple[str, float, float, str, float]:
     table = table[table.sum(axis=1) > 0]
     if table.shape[0] < 2:
         return "chi-square", 0.0, 1.0, "Cramer's V", 0.0
-    chi2, p, _, _ = chi2_contingency(table)
-    v = math.sqrt(chi2 / (table.sum() * (min(table.shape) - 1)))
-    return "chi-square", float(chi2), float(p), "Cramer's V", float(np.clip(v, 0, 1))
+    chi2, p, _, _ = chi2_contingency(table, correction=False)
+    return "chi-square", float(chi2), float(p), "Cramer's V", cramers_v(table)
 
 
 def compare_features(data: LabelledData):
@@ -333,7 +349,8 @@ def compare_features(data: LabelledData):
                        note="fewer than two values in a label" if not usable else "the same value everywhere")
         elif feature in NOMINAL_FEATURES:
             test, stat, p, effect, size = _nominal_test(groups)
-            row.update(test=test, statistic=stat, p_value=p, effect=effect, effect_size=size, note="nominal")
+            row.update(test=test, statistic=stat, p_value=p, effect=effect, effect_size=size, highest="",
+                       note="nominal (pitch class): compares the key distributions")
         elif len(labels) == 2:
             u, p, delta = cliffs_delta(groups[0], groups[1])
             row.update(test="Mann-Whitney U", statistic=u, p_value=p, effect="Cliff's delta", effect_size=abs(delta),

@@ -95,6 +95,15 @@ def test_holm_adjustment():
     assert eda.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
 
 
+def test_cramers_v_is_one_for_perfect_association_and_near_zero_for_none():
+    assert eda.cramers_v(np.array([[10, 0], [0, 10]])) == pytest.approx(1.0)
+    rng = np.random.default_rng(2)
+    keys = rng.integers(0, 12, size=(2, 40))  # two labels, keys drawn independently of the label
+    table = np.array([np.bincount(k, minlength=12) for k in keys]).T
+    table = table[table.sum(axis=1) > 0]
+    assert eda.cramers_v(table) < 0.2
+
+
 def test_historical_layout_and_dirty_values_are_read_and_counted(tmp_path):
     ids = ["6j3HojCSc3I4gK8vb0sN7S", "3Pl9W7zSfrcoNXjTBFG5cv", "0abcdefghijklmnopqrstu"]
     header = ["", "album_date", "track_id", "track_pop", "tempo", "track_id", "energy", "key"]

@@ -1,0 +1,70 @@
+"""The command line as a whole: light start-up, help with examples, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from spotidance.cli import COMMANDS, cli
+
+HEAVY = ("tensorflow", "keras", "librosa", "matplotlib", "seaborn", "pandas", "scipy", "sklearn", "numba", "spotipy")
+
+
+def test_help_lists_every_command():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_has_help_with_an_example(name):
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output and f"spotidance {name}" in result.output
+
+
+def test_loading_every_command_imports_no_heavy_library():
+    code = (
+        "import sys, click\n"
+        "from spotidance.cli import cli, COMMANDS\n"
+        "ctx = click.Context(cli)\n"
+        "for name in COMMANDS: cli.get_command(ctx, name)\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"imported at start-up: {out.stdout.strip()}"
+
+
+def test_unknown_command_and_version():
+    assert CliRunner().invoke(cli, ["nope"]).exit_code == 2
+    result = subprocess.run([sys.executable, "-m", "spotidance", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "spotidance" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["prepare", "no-such-folder", "--out", "{tmp}/frames"],
+        ["train", "{tmp}/no-such-dataset", "--model", "binary-1d", "--out", "{tmp}/model"],
+        ["evaluate", "{tmp}/no-such-model", "{tmp}/no-such-dataset"],
+        ["classify", "{tmp}/no-such-model", "song.mp3"],
+        ["eda", "{tmp}/missing.csv"],
+        ["collect", "https://example.com/not-a-playlist"],
+        ["synth", "{tmp}/clips", "--genres", "polka"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(args, tmp_path):
+    """Through the real console entry point: no traceback, one explanatory line, exit code 2."""
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code = "import sys; from spotidance.cli import main; main(sys.argv[1:])"
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert lines and (lines[-1].startswith("spotidance: error:") or lines[-1].startswith("Error:")), out.stderr

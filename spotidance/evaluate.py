@@ -116,6 +116,34 @@ def score(probabilities: np.ndarray, y_true: np.ndarray, track_ids: Sequence[str
     return {"frame": frame, "track": track}
 
 
+def track_predictions(
+    probabilities: np.ndarray,
+    y_true: np.ndarray,
+    track_ids: Sequence[str],
+    *,
+    labels: Sequence[str],
+    paths: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per track: id, path, true and predicted label, frames, mean probabilities.
+
+    The probabilities are what ``classify`` reports for the same audio file.
+    """
+    tracks, means, first = track_means(np.asarray(probabilities, dtype=np.float64), track_ids)
+    counts = dict(zip(*np.unique(np.asarray(track_ids, dtype=str), return_counts=True)))
+    y_true = np.asarray(y_true)
+    return [
+        {
+            "track_id": str(t),
+            "path": (paths or {}).get(str(t), ""),
+            "label": labels[int(y_true[f])],
+            "predicted": labels[int(np.argmax(m))],
+            "frames": int(counts[t]),
+            "probabilities": {name: float(p) for name, p in zip(labels, m)},
+        }
+        for t, m, f in zip(tracks, means, first)
+    ]
+
+
 def predict_frames(
     predict: Callable[[np.ndarray], np.ndarray],
     dataset,
@@ -214,7 +242,8 @@ def evaluate(
     Returns
     -------
     dict
-        :func:`score`'s ``frame`` and ``track`` scores plus ``model``, ``model_name``,
+        :func:`score`'s ``frame`` and ``track`` scores, ``tracks`` (:func:`track_predictions`),
+        and ``model``, ``model_name``,
         ``dataset``, ``labels``, ``backend`` and ``tracks_seen_in_training`` (dataset tracks
         that are in the bundle's train or validation split: their scores are not held-out).
 
@@ -238,6 +267,8 @@ def evaluate(
     indices = np.arange(len(ds))
     probabilities = predict_frames(runner.predict, ds, indices, batch_size=batch_size, progress=progress, desc="evaluating")
     metrics = score(probabilities, y, ds.frame_track_ids, labels=bundle.labels)
+    metrics["tracks"] = track_predictions(probabilities, y, ds.frame_track_ids, labels=bundle.labels,
+                                          paths={t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]})  # fmt: skip
     seen = set(bundle.split.get("train", [])) | set(bundle.split.get("validation", []))
     metrics.update(
         model=str(bundle.path),

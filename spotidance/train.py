@@ -182,16 +182,18 @@ def train(
     history = {k: [float(v) for v in values] for k, values in history.history.items()}
     epochs_run = len(history.get("loss", []))
 
-    from spotidance.evaluate import format_scores, predict_frames, score
+    from spotidance.evaluate import format_scores, predict_frames, score, track_predictions
 
     def predict(frames: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict_on_batch(frames), dtype=np.float32)
 
     track_ids = ds.frame_track_ids
-    scores = {}
+    paths = {t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]}
+    scores, predictions = {}, {}
     for side, idx in (("validation", val_idx), ("test", test_idx)):  # test: once, with the chosen weights
         probs = predict_frames(predict, ds, idx, progress=progress, desc=f"scoring {side}")
         scores[side] = score(probs, y[idx], track_ids[idx], labels=labels)
+        predictions[side] = track_predictions(probs, y[idx], track_ids[idx], labels=labels, paths=paths)
     metrics = {
         "model_name": model_name,
         "labels": labels,
@@ -202,6 +204,7 @@ def train(
         "epochs_run": epochs_run,
         "stopped_early": bool(best.stopped),
         "history": history,
+        "test_tracks": predictions["test"],
         "sizes": data["sizes"],
         "fit_seconds": fit_seconds,
         "train_frames_per_second": len(train_idx) * epochs_run / fit_seconds if fit_seconds > 0 else None,

@@ -300,6 +300,8 @@ class Collector:
         return True
 
     def _previews(self, selected: list[str]) -> None:
+        for stale in (self.out / self.store.label).glob(".*.part.mp3"):  # left by a killed run
+            stale.unlink(missing_ok=True)
         todo = [tid for tid in selected if self._needs_preview(tid)]
         bar = _bar(self.progress, desc="previews", unit="track", total=len(selected), initial=len(selected) - len(todo))
         try:
@@ -462,7 +464,8 @@ class Collector:
                 bar.update(1)
             self._tried(batch, "spotify")
 
-        self._run_pool(batches, one, _NoBar(), workers=2)
+        one(batches[0])  # alone first: a 403 here spares every other batch
+        self._run_pool(batches[1:], one, _NoBar(), workers=2)
         if forbidden.is_set():
             self.summary_notes.append("Spotify audio features: refused (403), remembered for the run")
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 
 import numpy as np
 
 
 def _encode_mp3(signal: np.ndarray, *, sample_rate: int) -> bytes:
+    """mp3 bytes with a Xing header (written to a file, so the frame count is filled in)."""
     from spotidance.audio import ffmpeg_exe
 
-    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(sample_rate), "-ac", "1", "-i", "-",
-           "-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3", "-"]  # fmt: skip
-    return subprocess.run(cmd, input=np.asarray(signal, dtype=np.float32).tobytes(), capture_output=True, check=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "clip.mp3")
+        cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(sample_rate), "-ac", "1", "-i", "-",
+               "-c:a", "libmp3lame", "-b:a", "64k", path]  # fmt: skip
+        subprocess.run(cmd, input=np.asarray(signal, dtype=np.float32).tobytes(), capture_output=True, check=True)
+        with open(path, "rb") as fh:
+            return fh.read()
 
 
 def _tone(seconds: float, *, sample_rate: int, seed: int) -> np.ndarray:

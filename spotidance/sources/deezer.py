@@ -134,9 +134,14 @@ def titles_match(spotify_title: str, deezer_title: str) -> bool:
         return False
     if a != b and SequenceMatcher(None, a, b).ratio() < 0.85:
         return False
-    marks_a = set(_words(spotify_title)) & VERSION_WORDS
-    marks_b = set(_words(deezer_title)) & VERSION_WORDS
-    return marks_a == marks_b
+    return _version_marks(spotify_title) == _version_marks(deezer_title)
+
+
+def _version_marks(title: str) -> set[str]:
+    # "Original Mix" / "Original Version" is the plain recording in dance-music catalogues.
+    text = " ".join(_words(title))
+    text = re.sub(r"\boriginal (mix|version)\b", " ", text)
+    return set(text.split()) & VERSION_WORDS
 
 
 def durations_match(spotify_ms: Any, deezer_s: Any) -> bool:

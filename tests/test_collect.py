@@ -16,7 +16,7 @@ import pytest
 from spotidance.cli import main
 from spotidance.collect import collect
 from spotidance.schema import CSV_COLUMNS, CSV_SCHEMA_VERSION, FEATURES_SOURCES, PREVIEW_SOURCES
-from tests.fakeservices import CLIENT_SECRET, Fault, make_playlist
+from tests.fakeservices import CLIENT_ID, CLIENT_SECRET, Fault, make_playlist
 from tests.fakeservices.fixtures import PLAYLIST_ID, fake_clips, fake_services  # noqa: F401
 
 LABEL = "warehouse-techno"
@@ -65,7 +65,7 @@ def test_legacy_app_collects_all_230_tracks_with_spotify_previews_and_features(f
         assert row["track_popularity"] == str(t.popularity) and row["isrc"] == t.isrc
         assert row["preview_source"] in PREVIEW_SOURCES and row["features_source"] in FEATURES_SOURCES
         if t.spotify_preview:
-            assert row["preview_source"] == "spotify" and row["mp3"].endswith(f"/cdn/spotify/{t.sid}.mp3?cid=x")
+            assert row["preview_source"] == "spotify" and row["mp3"].endswith(f"/cdn/spotify/{t.sid}.mp3")
         if t.spotify_features:
             assert row["features_source"] == "spotify"
             assert float(row["tempo"]) == pytest.approx(t.features()["tempo"])
@@ -284,7 +284,7 @@ def test_no_credential_or_token_appears_in_any_output(fake_services, tmp_path, c
     code, out, err = run_cli(["collect", PLAYLIST_ID, "--out", str(tmp_path / "o")], capsys)
     assert code == 0, err
     texts = [out, err] + [p.read_text(errors="replace") for p in (tmp_path / "o").glob("*") if p.is_file()]
-    secrets = [CLIENT_SECRET] + list(fake.tokens) + list(fake.refresh_tokens)
+    secrets = [CLIENT_SECRET, CLIENT_ID] + list(fake.tokens) + list(fake.refresh_tokens)
     assert len(secrets) >= 3
     for text in texts:
         for secret in secrets:

@@ -352,11 +352,22 @@ def track_fields(obj: dict, *, label: str, playlist_id: str) -> dict[str, Any]:
         "album_date": album.get("release_date") or "",
         "track_length": obj.get("duration_ms", ""),
         "track_popularity": obj.get("popularity", ""),
-        "mp3": obj.get("preview_url") or "",
+        "mp3": _without_client_id(obj.get("preview_url") or ""),
         "isrc": ((obj.get("external_ids") or {}).get("isrc") or "").upper(),
         "label": label,
         "playlist_id": playlist_id,
     }
+
+
+def _without_client_id(url: str) -> str:
+    """A preview URL without its ``cid`` (the app's client id) query parameter, for the CSV."""
+    if not url or "cid=" not in url:
+        return url
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v[0]) for k, v in parse_qs(parts.query, keep_blank_values=True).items() if k != "cid"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def count_skips(rows: list[dict]) -> Counter:

@@ -193,7 +193,7 @@ class FakeServices:
         if self.mode == "legacy":
             obj["popularity"] = t.popularity
             obj["available_markets"] = ["DE", "FR", "GB", "US"]
-            obj["preview_url"] = f"{self.base_url}/cdn/spotify/{t.sid}.mp3?cid=x" if t.spotify_preview else None
+            obj["preview_url"] = f"{self.base_url}/cdn/spotify/{t.sid}.mp3?cid={CLIENT_ID}" if t.spotify_preview else None
         else:
             obj["preview_url"] = None
         return obj

@@ -52,6 +52,9 @@ NOT_FEATURES: frozenset[str] = frozenset(SEED_COLUMNS + PROVENANCE_COLUMNS + ("i
 #: A tempo within this ratio of half or double its label's median is flagged as an octave error.
 OCTAVE_TOLERANCE = 0.08
 
+#: The terminal table shows each label's mean up to this many labels (the report always does).
+MAX_TERMINAL_MEANS = 4
+
 _UNNAMED = re.compile(r"^(Unnamed: \d+(_level_\d+)?|)$")
 
 
@@ -197,13 +200,16 @@ def _feature_columns(columns: Sequence[str]) -> list[str]:
     return known + [c for c in columns if c not in known and c not in NOT_FEATURES and c not in ("label", "source")]
 
 
-def read_labelled_csvs(inputs: Iterable[str | os.PathLike]) -> LabelledData:
+def read_labelled_csvs(inputs: Iterable[str | os.PathLike], *, label_column: str = "label") -> LabelledData:
     """Read labelled playlist CSVs (files and/or folders of them) into one table.
 
     Parameters
     ----------
     inputs : iterable of str or path-like
         CSV files and folders (every ``*.csv`` directly inside).
+    label_column : str
+        The column holding each row's label; a CSV without it (or an empty cell) is labelled
+        with its file name.
 
     Returns
     -------
@@ -222,8 +228,8 @@ def read_labelled_csvs(inputs: Iterable[str | os.PathLike]) -> LabelledData:
     frames, features = [], []
     for path in paths:
         frame = _read_one(path)
-        labels = frame["label"].str.strip() if "label" in frame.columns else pd.Series("", index=frame.index)
-        frame = frame.drop(columns=["label"], errors="ignore")
+        labels = frame[label_column].str.strip() if label_column in frame.columns else pd.Series("", index=frame.index)
+        frame = frame.drop(columns=[label_column, "label"], errors="ignore")
         frame.insert(0, "label", labels.where(labels != "", path.stem))
         frame.insert(1, "source", str(path))
         numeric = [c for c in _feature_columns(list(frame.columns)) if _looks_numeric(frame[c], known=c in _KNOWN)]
@@ -280,16 +286,54 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def cliffs_delta(a, b) -> tuple[float, float, float]:
+def cliffs_delta(a, b, *, axis: int = 0):
     """Mann-Whitney U of ``a`` against ``b``, its p-value, and Cliff's delta (= rank-biserial r).
 
-    delta = P(a > b) - P(a < b), in -1..1; positive when ``a`` tends to be larger.
+    delta = P(a > b) - P(a < b), in -1..1; positive when ``a`` tends to be larger. With 2-D
+    arrays (samples along ``axis``) every column is tested in one vectorised scipy call, which is
+    about 100x faster than a loop of calls (the pairwise tests of many labels and features).
+
+    Returns
+    -------
+    (U, p, delta) : floats, or arrays for 2-D input
     """
+    import numpy as np
     from scipy.stats import mannwhitneyu
 
-    result = mannwhitneyu(a, b, alternative="two-sided")
-    delta = 2.0 * float(result.statistic) / (len(a) * len(b)) - 1.0
-    return float(result.statistic), float(result.pvalue), delta
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    result = mannwhitneyu(a, b, alternative="two-sided", axis=axis)
+    delta = 2.0 * result.statistic / (a.shape[axis] * b.shape[axis]) - 1.0
+    if np.ndim(result.statistic) == 0:
+        return float(result.statistic), float(result.pvalue), float(delta)
+    return result.statistic, result.pvalue, delta
+
+
+def _pairwise(groups: dict[str, object], labels: list[str], features: list[str]):
+    """Mann-Whitney U for every pair of labels and every feature, Holm-corrected within each feature.
+
+    Features without missing values in both labels of a pair are tested in one vectorised call.
+    """
+    import numpy as np
+    import pandas as pd
+
+    values = {label: groups[label][features].to_numpy(dtype=float) for label in labels}
+    rows = []
+    for i, first in enumerate(labels):
+        for second in labels[i + 1:]:
+            a, b = values[first], values[second]
+            complete = ~(np.isnan(a).any(axis=0) | np.isnan(b).any(axis=0))
+            u, p, d = (np.full(len(features), np.nan) for _ in range(3))
+            if complete.any():
+                u[complete], p[complete], d[complete] = cliffs_delta(a[:, complete], b[:, complete])
+            for k in np.flatnonzero(~complete):
+                u[k], p[k], d[k] = cliffs_delta(a[~np.isnan(a[:, k]), k], b[~np.isnan(b[:, k]), k])
+            rows += [{"feature": f, "label_a": first, "label_b": second, "U": u[k], "p_value": p[k],
+                      "cliffs_delta": d[k]} for k, f in enumerate(features)]
+    pairwise = pd.DataFrame(rows, columns=["feature", "label_a", "label_b", "U", "p_value", "p_holm", "cliffs_delta"])
+    for feature, block in pairwise.groupby("feature", sort=False):
+        pairwise.loc[block.index, "p_holm"] = holm(block["p_value"].tolist())
+    order = {f: k for k, f in enumerate(features)}
+    return pairwise.sort_values("feature", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
 
 def cramers_v(table) -> float:
@@ -335,9 +379,10 @@ def compare_features(data: LabelledData):
     from scipy.stats import kruskal
 
     frame, labels = data.frame, data.labels
-    rows, pairs = [], []
+    by_label = {label: frame[frame["label"] == label] for label in labels}
+    rows, kruskal_features = [], []
     for feature in data.features:
-        groups = [frame.loc[frame["label"] == label, feature].dropna() for label in labels]
+        groups = [by_label[label][feature].dropna() for label in labels]
         row = {"feature": feature}
         row.update({f"mean {label}": float(g.mean()) if len(g) else float("nan") for label, g in zip(labels, groups)})
         medians = [g.median() if len(g) else float("-inf") for g in groups]
@@ -360,23 +405,14 @@ def compare_features(data: LabelledData):
             n = sum(len(g) for g in groups)
             row.update(test="Kruskal-Wallis", statistic=float(h), p_value=float(p), effect="epsilon^2",
                        effect_size=min(1.0, float(h) / (n - 1)), note="")
-            pair_rows = []
-            for i in range(len(labels)):
-                for j in range(i + 1, len(labels)):
-                    u, pp, delta = cliffs_delta(groups[i], groups[j])
-                    pair_rows.append({"feature": feature, "label_a": labels[i], "label_b": labels[j], "U": u,
-                                      "p_value": pp, "cliffs_delta": delta})
-            for pr, adjusted in zip(pair_rows, holm([r["p_value"] for r in pair_rows])):
-                pr["p_holm"] = adjusted
-            pairs.extend(pair_rows)
+            kruskal_features.append(feature)
         row["ranked"] = feature not in LENGTH_FEATURES and row["test"] != "none"
         rows.append(row)
     comparison = pd.DataFrame(rows)
     comparison["p_holm"] = holm(comparison["p_value"].tolist())
     columns = ["feature", "test", "statistic", "p_value", "p_holm", "effect", "effect_size", "highest", "note"]
     comparison = comparison[columns + [c for c in comparison.columns if c.startswith("mean ")] + ["ranked"]]
-    pairwise = pd.DataFrame(pairs, columns=["feature", "label_a", "label_b", "U", "p_value", "p_holm", "cliffs_delta"])
-    return comparison, pairwise
+    return comparison, _pairwise(by_label, labels, kruskal_features)
 
 
 def rank_features(comparison):
@@ -455,7 +491,7 @@ def octave_flags(data: LabelledData, *, tolerance: float = OCTAVE_TOLERANCE):
 
 def run_report(
     inputs: Iterable[str | os.PathLike], *, out_dir: str | os.PathLike = "eda-report", progress: bool = False,
-    figures: bool = True,
+    figures: bool = True, label_column: str = "label",
 ) -> EdaResult:
     """Compare the labelled CSVs and write the report folder.
 
@@ -470,6 +506,8 @@ def run_report(
         Show a tqdm bar on stderr while the figures render.
     figures : bool
         Render the figures (the slow part). Without them the report has the tables only.
+    label_column : str
+        See :func:`read_labelled_csvs`.
 
     Returns
     -------
@@ -483,7 +521,7 @@ def run_report(
     """
     from spotidance import report as rep
 
-    data = read_labelled_csvs(inputs)
+    data = read_labelled_csvs(inputs, label_column=label_column)
     comparison, pairwise = compare_features(data)
     tables = {
         "counts": count_rows(data),
@@ -520,7 +558,7 @@ def format_ranking(result: EdaResult, *, top: int | None = None) -> str:
     from spotidance.tables import format_table
 
     ranking = result.ranking if top is None else result.ranking.head(top)
-    means = [f"mean {label}" for label in result.labels]
+    means = [f"mean {label}" for label in result.labels] if len(result.labels) <= MAX_TERMINAL_MEANS else []
     rows = [
         [int(r["rank"]), r["feature"], r["effect"], round(float(r["effect_size"]), 3), _p_text(r["p_holm"]), r["highest"],
          *[float(r[m]) for m in means]]

@@ -23,6 +23,19 @@ from spotidance.errors import SpotidanceError
 #: Resolution of the PNG figures.
 DPI = 100
 
+#: The report's pairwise table is cut to the best-ranked features at about this many rows (the CSV has all).
+PAIRWISE_HTML_ROWS = 300
+
+#: Distribution figures and box plots are drawn for at most this many features (headline features
+#: first, then the best-ranked ones); the tables always cover every feature.
+MAX_FEATURE_FIGURES = 30
+
+#: The box-plot figure holds at most about this many boxes (features x labels; at least 4 features).
+MAX_BOXES = 240
+
+#: With more labels than this, distributions are density curves only with the legend outside.
+MANY_LABELS = 6
+
 #: Most distinct integer values a feature may have to be drawn as bars (key, mode, time signature).
 DISCRETE_MAX_VALUES = 13
 
@@ -61,7 +74,9 @@ def _is_discrete(values) -> bool:
 def _distribution(frame, feature: str, *, palette: dict, big: bool) -> bytes:
     import seaborn as sns
 
-    fig, axes = _figure(10, 4.6) if big else _figure(5.2, 3.3)
+    many = len(palette) > MANY_LABELS
+    width, height = (10, 4.6) if big else (5.2, 3.3)
+    fig, axes = _figure(width + 2.5 * many, height)
     ax = axes[0, 0]
     subset = frame[["label", feature]].dropna()
     common = dict(data=subset, x=feature, hue="label", hue_order=list(palette), palette=palette, ax=ax, common_norm=False)
@@ -72,26 +87,44 @@ def _distribution(frame, feature: str, *, palette: dict, big: bool) -> bytes:
         # would otherwise squeeze the bulk into two bins.
         lo, hi = subset[feature].quantile([0.005, 0.995])
         pad = 0.05 * (hi - lo) or 1.0
-        sns.histplot(**common, kde=True, stat="density", element="step", alpha=0.25, bins=40 if big else 25,
-                     binrange=(lo - pad, hi + pad))  # fmt: skip
+        if many:  # overlaid histograms of many labels are unreadable: density curves only
+            sns.kdeplot(**common, warn_singular=False)
+        else:
+            sns.histplot(**common, kde=True, stat="density", element="step", alpha=0.25, bins=40 if big else 25,
+                         binrange=(lo - pad, hi + pad))  # fmt: skip
         ax.set_xlim(lo - pad, hi + pad)
+    if many and ax.get_legend() is not None:
+        sns.move_legend(ax, "center left", bbox_to_anchor=(1.01, 0.5), fontsize=6, title_fontsize=7,
+                        ncol=2 if len(palette) > 12 else 1, frameon=False)  # fmt: skip
     ax.set_title(f"{feature}: distribution per label", fontsize=13 if big else 10)
     return _png(fig)
 
 
 def _boxplots(frame, features: list[str], *, palette: dict) -> bytes:
-    import seaborn as sns
+    """Box plots per feature and label, drawn with matplotlib's ``boxplot`` directly.
 
+    seaborn's ``boxplot`` with one hue level per label builds a separate artist set per level and
+    took 20 s for 30 features x 23 labels; matplotlib draws the same in about a second.
+    """
+    import numpy as np
+
+    labels = list(palette)
     ncols = min(4, len(features))
     nrows = -(-len(features) // ncols)
     fig, axes = _figure(3.2 * ncols, 2.8 * nrows, ncols=ncols, nrows=nrows)
+    grouped = {label: rows for label, rows in frame.groupby("label", sort=False)}
     for ax, feature in zip(axes.flat, features):
-        sns.boxplot(data=frame, x="label", y=feature, hue="label", order=list(palette), hue_order=list(palette),
-                    palette=palette, ax=ax, fliersize=1.5, legend=False)  # fmt: skip
+        values = [grouped[label][feature].dropna().to_numpy() if label in grouped else np.array([]) for label in labels]
+        boxes = ax.boxplot([v if len(v) else np.array([np.nan]) for v in values], tick_labels=labels, patch_artist=True,
+                           widths=0.6, flierprops={"markersize": 1.5, "alpha": 0.5},
+                           medianprops={"color": "black"})  # fmt: skip
+        for patch, label in zip(boxes["boxes"], labels):
+            patch.set_facecolor(palette[label])
         ax.set_title(feature, fontsize=10)
-        ax.set_xlabel("")
-        ax.set_ylabel("")
-        ax.tick_params(axis="x", labelrotation=20 if len(palette) > 3 else 0)
+        if len(palette) > MANY_LABELS:
+            ax.tick_params(axis="x", labelrotation=90, labelsize=6)
+        else:
+            ax.tick_params(axis="x", labelrotation=20 if len(palette) > 3 else 0)
     for ax in list(axes.flat)[len(features):]:
         ax.set_visible(False)
     return _png(fig)
@@ -101,7 +134,7 @@ def _correlation(frame, features: list[str]) -> bytes:
     import seaborn as sns
 
     corr = frame[features].corr(method="spearman")
-    size = max(5.0, 0.55 * len(features) + 2.5)
+    size = min(16.0, max(5.0, 0.55 * len(features) + 2.5))
     fig, axes = _figure(size + 1.2, size)
     sns.heatmap(corr, vmin=-1, vmax=1, center=0, cmap="vlag", square=True, annot=len(features) <= 16, fmt=".2f",
                 annot_kws={"fontsize": 7}, ax=axes[0, 0], cbar_kws={"shrink": 0.7})  # fmt: skip
@@ -117,7 +150,7 @@ def _ranking_bars(ranking) -> bytes:
     axes[0, 0].set_xlabel(f"effect size ({', '.join(dict.fromkeys(ranking['effect']))})")
     axes[0, 0].set_ylabel("")
     axes[0, 0].set_xlim(0, 1)
-    axes[0, 0].set_title("What separates these playlists", fontsize=11)
+    axes[0, 0].set_title("What separates these playlists" + (f" (best {len(ranking)})" if len(ranking) == MAX_FEATURE_FIGURES else ""), fontsize=11)
     return _png(fig)
 
 
@@ -152,27 +185,49 @@ def render_figures(data, ranking, *, progress: bool = False) -> dict[str, bytes]
     from tqdm import tqdm
 
     matplotlib.rcParams["figure.max_open_warning"] = 0
-    colours = sns.color_palette("colorblind", len(data.labels))
+    # colour-blind safe palette up to its 10 colours; more labels need distinct hues instead
+    colours = sns.color_palette("colorblind" if len(data.labels) <= 10 else "husl", len(data.labels))
     palette = dict(zip(data.labels, colours))
     frame, features = data.frame, data.features
     drawable = [f for f in features if frame[f].notna().sum() >= 2 and frame[f].nunique() >= 2]
+    shown = figure_features(drawable, ranking)
     pngs: dict[str, bytes] = {}
     with warnings.catch_warnings():
         # seaborn 0.13 calls matplotlib APIs that matplotlib 3.11 deprecates: not the user's concern
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        for name, kind in tqdm(figure_plan(drawable, ranking), desc="figures", unit="fig", disable=not progress):
-            pngs[name] = _draw(name, kind, frame, drawable, ranking, palette)
+        for name, kind in tqdm(figure_plan(shown, ranking), desc="figures", unit="fig", disable=not progress):
+            pngs[name] = _draw(name, kind, frame, shown, drawable, ranking, palette)
     return pngs
 
 
-def _draw(name: str, kind: str, frame, drawable: list[str], ranking, palette: dict) -> bytes:
+def figure_features(drawable: list[str], ranking, *, limit: int = MAX_FEATURE_FIGURES) -> list[str]:
+    """The features that get a distribution figure (or a box plot), in feature order.
+
+    All of them up to ``limit``; beyond that the headline features and the best-ranked ones.
+    """
+    from spotidance.eda import HEADLINE_FEATURES
+
+    if len(drawable) <= limit:
+        return list(drawable)
+    chosen = [f for f in HEADLINE_FEATURES if f in drawable][:limit]
+    for feature in ranking["feature"]:
+        if len(chosen) >= limit:
+            break
+        if feature in drawable and feature not in chosen:
+            chosen.append(feature)
+    return [f for f in drawable if f in chosen]
+
+
+def _draw(name: str, kind: str, frame, shown: list[str], drawable: list[str], ranking, palette: dict) -> bytes:
     if kind == "ranking":
-        return _ranking_bars(ranking)
+        return _ranking_bars(ranking.head(MAX_FEATURE_FIGURES))
     if kind in ("headline", "dist"):
         return _distribution(frame, name[5:-4], palette=palette, big=kind == "headline")
     if kind == "boxplots":
-        return _boxplots(frame, [f for f in drawable if not _is_discrete(frame[f])] or drawable, palette=palette)
+        continuous = [f for f in shown if not _is_discrete(frame[f])] or shown
+        limit = max(4, MAX_BOXES // len(palette))
+        return _boxplots(frame, figure_features(continuous, ranking, limit=limit), palette=palette)
     return _correlation(frame, drawable)
 
 
@@ -197,6 +252,18 @@ def _img(name: str, png: bytes, caption: str, *, big: bool = False) -> str:
     data = base64.b64encode(png).decode("ascii")
     return (f'<figure class="{"big" if big else ""}"><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
             f"<figcaption>{html.escape(caption)} ({html.escape(name)})</figcaption></figure>")  # fmt: skip
+
+
+def _pairwise_shown(pairwise, ranking):
+    """The pairwise rows of the best-ranked features, at most :data:`PAIRWISE_HTML_ROWS` rows."""
+    per_feature = pairwise.groupby("feature", sort=False).size()
+    keep, total = [], 0
+    for feature in [f for f in ranking["feature"] if f in per_feature.index]:
+        if keep and total + per_feature[feature] > PAIRWISE_HTML_ROWS:
+            break
+        keep.append(feature)
+        total += per_feature[feature]
+    return pairwise[pairwise["feature"].isin(keep)]
 
 
 def render_html(data, tables: dict, pngs: dict[str, bytes]) -> str:
@@ -249,6 +316,9 @@ def render_html(data, tables: dict, pngs: dict[str, bytes]) -> str:
     dists = [(n, p) for n, p in pngs.items() if n.startswith("dist_")]
     if dists:
         parts.append("<h2>Distributions per label</h2>")
+        if len(dists) < len(data.features):
+            parts.append(f'<p class="note">Drawn for {len(dists)} of the {len(data.features)} features (the best-separating '
+                         "ones; features constant everywhere are not drawn); the tables cover all.</p>")
         from spotidance.eda import HEADLINE_FEATURES
 
         big = {f"dist_{f}.png" for f in HEADLINE_FEATURES}
@@ -259,10 +329,14 @@ def render_html(data, tables: dict, pngs: dict[str, bytes]) -> str:
     if "correlation.png" in pngs:
         parts += ["<h2>Correlations</h2>", _img("correlation.png", pngs["correlation.png"], "Spearman correlation heatmap")]
     parts += ["<h2>Summary per label</h2>", _table(tables["summary"].reset_index())]
-    if len(tables["pairwise"]):
+    pairwise = tables["pairwise"]
+    if len(pairwise):
+        shown = _pairwise_shown(pairwise, tables["ranking"])
+        more = (f" Shown for the {shown['feature'].nunique()} best-separating features; all {len(pairwise)} rows are in "
+                "pairwise.csv." if len(shown) < len(pairwise) else "")
         parts += ["<h2>Pairwise comparisons</h2>",
                   "<p class=\"note\">Mann-Whitney U per pair of labels; p-values Holm-corrected within each feature; "
-                  "Cliff's delta positive when label_a tends to be larger.</p>", _table(tables["pairwise"])]  # fmt: skip
+                  f"Cliff's delta positive when label_a tends to be larger.{more}</p>", _table(shown)]  # fmt: skip
     flags = tables["octave_flags"]
     parts.append("<h2>Tempo octave errors</h2>")
     if len(flags):

@@ -10,9 +10,11 @@ import click
 @click.option("--out", "out", default="eda-report", show_default=True, type=click.Path(file_okay=False, path_type=str),
               help="Folder for report.html, the figures (PNG) and the tables (CSV).")
 @click.option("--figures/--no-figures", default=True, show_default=True, help="Draw the figures (the slow part).")
+@click.option("--label-column", default="label", show_default=True,
+              help="Column holding each row's label (else the file name is the label).")
 @click.option("--top", type=click.IntRange(1, None), default=None, help="Print only the first N ranked features.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(inputs: tuple[str, ...], out: str, figures: bool, top: int | None, quiet: bool) -> None:
+def command(inputs: tuple[str, ...], out: str, figures: bool, label_column: str, top: int | None, quiet: bool) -> None:
     """Write a report comparing the audio features of labelled CSVs.
 
     INPUTS are two or more playlist CSVs (from `spotidance collect` or `synth`, or older Spotify
@@ -28,5 +30,5 @@ def command(inputs: tuple[str, ...], out: str, figures: bool, top: int | None, q
     """
     from spotidance.eda import format_ranking, run_report
 
-    result = run_report(list(inputs), out_dir=out, progress=not quiet, figures=figures)
+    result = run_report(list(inputs), out_dir=out, progress=not quiet, figures=figures, label_column=label_column)
     click.echo(format_ranking(result, top=top))

@@ -338,7 +338,8 @@ class Collector:
                             break
                 self._maybe_save()
         except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Ctrl-C: do not wait for downloads in flight (each ends by its own timeout).
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
         if failure is not None:
@@ -364,6 +365,9 @@ class Collector:
                 return
             except PreviewRejected as exc:
                 reasons.append(str(exc))
+        if reuse and row.get("deezer_id"):  # looked up and downloaded before a kill
+            store.update(tid, {"preview_source": "deezer", "preview_path": rel})
+            return
         track = self._deezer_track(tid, row)
         if track is None:
             return
@@ -504,8 +508,8 @@ class Collector:
             path = self.out / self.store.rows[tid]["preview_path"]
             try:
                 values = compute_features(str(path))
-            except SpotidanceError as exc:
-                self.summary_notes.append(f"local features failed for {tid}: {exc}")
+            except (SpotidanceError, ValueError, RuntimeError, MemoryError) as exc:
+                self.summary_notes.append(f"local features failed for {tid}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
                 values = None
             if values:
                 self._record_features(tid, values, "local")

@@ -171,7 +171,8 @@ def test_a_run_killed_halfway_resumes_without_repeating_downloads(fake_services,
     fake = fake_services("dev2026", n_tracks=120, latency=0.01)
     collect(PLAYLIST_ID, out=tmp_path / "whole", progress=False, features="reccobeats", workers=4)
     whole = (tmp_path / "whole" / f"{LABEL}.csv").read_text()
-    fake.log.clear()
+    with fake._lock:
+        fake.log.clear()
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "spotidance", "collect", PLAYLIST_ID, "--out", str(tmp_path / "cut"),
@@ -185,6 +186,7 @@ def test_a_run_killed_halfway_resumes_without_repeating_downloads(fake_services,
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     done_files = {p.name for p in (tmp_path / "cut" / LABEL).glob("*.mp3")}
     first_run_cdn = len(fake.requests("cdn"))
+    first_run_deezer = len(fake.requests("deezer"))
     assert 0 < len(done_files) < 110
 
     summary = collect(PLAYLIST_ID, out=tmp_path / "cut", progress=False, features="reccobeats", workers=4)
@@ -194,6 +196,10 @@ def test_a_run_killed_halfway_resumes_without_repeating_downloads(fake_services,
     by_did = {str(t.deezer.did): t.sid for t in fake.playlists[PLAYLIST_ID].tracks if t.deezer}
     again = {by_did.get(Path(e.path).stem, "?") + ".mp3" for e in second}
     assert not (again & done_files)
+    # nor looked up on Deezer again (their lookup was journaled before the kill)
+    done_tracks = [t for t in fake.playlists[PLAYLIST_ID].tracks if f"{t.sid}.mp3" in done_files]
+    asked = {e.path for e in fake.requests("deezer")[first_run_deezer:]}
+    assert not [t for t in done_tracks if f"/deezer/track/isrc:{t.isrc}" in asked or f"/deezer/track/{t.deezer.did}" in asked]
     assert summary.with_preview >= 0.9 * 120
     assert list((tmp_path / "cut").glob(f".{LABEL}.csv.journal")) == []
     assert not list((tmp_path / "cut" / LABEL).glob(".*part*"))
@@ -340,3 +346,16 @@ def test_login_with_pkce_caches_a_private_token(fake_services, tmp_path, monkeyp
     assert fake.tokens.get(token["access_token"]) == "fakeuser"
     summary = collect(PLAYLIST_ID, out=tmp_path, progress=False, features="none", previews=False)
     assert summary.tracks == 5
+
+
+def test_login_command_logout_and_help(fake_services, tmp_path, capsys):
+    from spotidance.sources.spotify import token_cache_path
+
+    fake_services("dev2026", n_tracks=None)  # login=True caches a token
+    assert token_cache_path().exists()
+    code, out, _ = run_cli(["login", "--logout"], capsys)
+    assert code == 0 and "logged out" in out and not token_cache_path().exists()
+    code, out, _ = run_cli(["login", "--logout"], capsys)
+    assert code == 0 and "no cached login" in out
+    code, _, err = run_cli(["login", "--redirect-uri", "https://example.com/cb", "--no-browser"], capsys)
+    assert code == 2 and "loopback" in err

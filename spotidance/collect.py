@@ -151,7 +151,14 @@ class Collector:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> Summary:
-        label = self._resolve_label()
+        try:
+            label = self._resolve_label()
+        except RateLimited as exc:
+            raise SpotidanceError(f"{exc.service} stopped us ({exc.reason}) before anything was saved: rerun later",
+                                  exit_code=EXIT_RERUN) from None  # fmt: skip
+        except ServiceUnavailable as exc:
+            raise SpotidanceError(f"{exc}: check the network (or the SPOTIDANCE_*_URL settings) and rerun",
+                                  exit_code=EXIT_RERUN) from None  # fmt: skip
         store = self.store = PlaylistStore(self.out, label).load()
         known = store.meta.get("playlist")
         if known and known != self.ref.key:

@@ -48,6 +48,9 @@ DEFAULT_PACE: dict[str, tuple[float, int] | None] = {
     "previews": None,
 }
 
+#: How services are named in messages.
+DISPLAY_NAMES = {"spotify": "Spotify", "deezer": "Deezer", "reccobeats": "ReccoBeats", "previews": "the preview server"}
+
 #: Environment variable overriding the pace: ``off`` or ``deezer=20,spotify=5`` (requests per second).
 PACE_ENV = "SPOTIDANCE_PACE"
 
@@ -220,6 +223,7 @@ class PacedSession(requests.Session):
     ) -> None:
         super().__init__()
         self.service = service
+        self.name = DISPLAY_NAMES.get(service, service)
         self.limits = limits or Limits()
         self.notify = notify or (lambda message: None)
         self.throttled = throttled
@@ -256,10 +260,12 @@ class PacedSession(requests.Session):
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt >= self.limits.retries:
                     kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-                    raise ServiceUnavailable(self.service, f"{kind} {attempt + 1} times") from None
+                    raise ServiceUnavailable(self.name, f"{kind} {attempt + 1} times") from None
                 self._sleep_backoff(attempt)
                 attempt += 1
                 continue
+            except requests.RequestException as exc:  # a bad URL, too many redirects, ...
+                raise ServiceUnavailable(self.name, type(exc).__name__) from None
             status = response.status_code
             if status >= 500 and attempt < self.limits.retries:
                 response.close()
@@ -270,15 +276,15 @@ class PacedSession(requests.Session):
                 wait = retry_after_seconds(response)
                 reason = error_reason(response)
                 if reason != "QUOTA_EXCEEDED" and wait is not None and wait <= self.limits.max_wait and throttles < 5:
-                    self._hold(wait, f"{self.service} asked to wait {wait:.0f} s (HTTP 429); waiting")
+                    self._hold(wait, f"{self.name} asked to wait {wait:.0f} s (HTTP 429); waiting")
                     throttles += 1
                     continue
                 return response
             if self.throttled is not None and status == 200 and self.throttled(response):
                 if throttles >= 5:
-                    raise RateLimited(self.service, retry_after=None, reason="throttled")
+                    raise RateLimited(self.name, retry_after=None, reason="throttled")
                 wait = min(self.limits.max_wait, 5.0 * self.limits.backoff * 2**throttles)
-                self._hold(wait, f"{self.service} is throttling us (quota limit exceeded); backing off {wait:.1f} s")
+                self._hold(wait, f"{self.name} is throttling us (quota limit exceeded); backing off {wait:.1f} s")
                 throttles += 1
                 continue
             return response

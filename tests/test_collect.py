@@ -211,7 +211,7 @@ def test_short_429_is_waited_out_with_a_message_and_5xx_retried(fake_services, t
                     Fault("deezer", "500", times=2), Fault("reccobeats", "500", times=1)]  # fmt: skip
     code, out, err = run_cli(["collect", PLAYLIST_ID, "--out", str(tmp_path), "--features", "reccobeats", "--quiet"], capsys)
     assert code == 0, err
-    assert "spotify asked to wait 1 s (HTTP 429); waiting" in err
+    assert "Spotify asked to wait 1 s (HTTP 429); waiting" in err
     rows = read_rows(tmp_path / f"{LABEL}.csv")
     assert len(rows) == 40
     assert [e.status for e in fake.requests("deezer")].count(500) == 2
@@ -237,7 +237,7 @@ def test_deezer_throttling_body_is_backed_off(fake_services, tmp_path, capsys):
     fake.faults.append(Fault("deezer", "throttle", after=2, times=1))
     code, out, err = run_cli(["collect", PLAYLIST_ID, "--out", str(tmp_path), "--features", "none", "--quiet", "--workers", "1"], capsys)
     assert code == 0, err
-    assert "deezer is throttling us (quota limit exceeded); backing off" in err
+    assert "Deezer is throttling us (quota limit exceeded); backing off" in err
     throttled = [e for e in fake.requests("deezer")]
     assert len(throttled) >= 9
 

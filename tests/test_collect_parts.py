@@ -160,7 +160,7 @@ def test_session_retries_5xx_waits_short_429_and_returns_long_ones(fake_services
     t0 = time.monotonic()
     response = session.get(url, params={"ids": "x"})
     assert response.status_code == 200 and time.monotonic() - t0 >= 1.0
-    assert notes == ["reccobeats asked to wait 1 s (HTTP 429); waiting"]
+    assert notes == ["ReccoBeats asked to wait 1 s (HTTP 429); waiting"]
     assert [e.status for e in fake.requests("reccobeats")] == [500, 500, 429, 200]
     fake.faults.append(Fault("reccobeats", "quota"))  # QUOTA_EXCEEDED is never waited out
     response = session.get(url, params={"ids": "x"})
@@ -176,7 +176,7 @@ def test_session_times_out_and_gives_up_with_a_short_reason(fake_services):
     fake = fake_services("dev2026", n_tracks=3)
     fake.faults.append(Fault("deezer", "slow", seconds=0.6, times=-1))
     session = PacedSession("deezer", limits=Limits(backoff=0.01, retries=1, timeout=(1.0, 0.2)))
-    with pytest.raises(ServiceUnavailable, match="deezer is not answering .timed out 2 times"):
+    with pytest.raises(ServiceUnavailable, match="Deezer is not answering .timed out 2 times"):
         session.get(fake.base_url + "/deezer/track/1")
     with pytest.raises(ServiceUnavailable, match="connection failed"):
         PacedSession("x", limits=Limits(backoff=0.01, retries=1)).get("http://127.0.0.1:9/nothing")

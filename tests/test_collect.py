@@ -359,3 +359,21 @@ def test_login_command_logout_and_help(fake_services, tmp_path, capsys):
     assert code == 0 and "no cached login" in out
     code, _, err = run_cli(["login", "--redirect-uri", "https://example.com/cb", "--no-browser"], capsys)
     assert code == 2 and "loopback" in err
+
+
+def test_an_expired_login_is_refreshed_and_a_revoked_one_explained(fake_services, tmp_path, capsys):
+    from spotidance.sources.spotify import PrivateTokenCache, token_cache_path
+
+    fake = fake_services("dev2026", n_tracks=5, login=False)
+    token = fake.issue_user_token()
+    token["expires_at"] = int(time.time()) - 10
+    PrivateTokenCache().save_token_to_cache(token)
+    assert collect(PLAYLIST_ID, out=tmp_path / "a", previews=False, features="none", progress=False).tracks == 5
+    refreshed = json.loads(token_cache_path().read_text())
+    assert refreshed["access_token"] != token["access_token"] and refreshed["expires_at"] > time.time()
+    assert oct(token_cache_path().stat().st_mode & 0o777) == "0o600"
+
+    fake.refresh_tokens.clear()  # revoked
+    PrivateTokenCache().save_token_to_cache({**refreshed, "expires_at": int(time.time()) - 10})
+    code, _, err = run_cli(["collect", PLAYLIST_ID, "--out", str(tmp_path / "b"), "--quiet"], capsys)
+    assert code == 2 and "run `spotidance login` again" in err and "Traceback" not in err

@@ -361,7 +361,7 @@ class Collector:
 
         # A file left by a killed run: keep it if it decodes.
         reuse = dest.is_file() and check_audio(dest) is None
-        reasons: list[str] = []
+        reasons: list[PreviewRejected] = []
         if row.get("mp3") and self.ref.service == "spotify":
             if reuse and row.get("preview_source") in ("", "spotify") and not row.get("deezer_id"):
                 store.update(tid, {"preview_source": "spotify", "preview_path": rel})
@@ -371,7 +371,7 @@ class Collector:
                 store.update(tid, {"preview_source": "spotify", "preview_path": rel})
                 return
             except PreviewRejected as exc:
-                reasons.append(str(exc))
+                reasons.append(exc)
         if reuse and row.get("deezer_id"):  # looked up and downloaded before a kill
             store.update(tid, {"preview_source": "deezer", "preview_path": rel})
             return
@@ -391,13 +391,15 @@ class Collector:
                 store.update(tid, {"preview_source": "deezer", "preview_path": rel})
                 return
             except PreviewRejected as exc:
-                reasons.append(str(exc))
+                reasons.append(exc)
                 if attempt == 0:
                     fresh = self.deezer.track(track["id"])  # a fresh signed URL
                     if fresh is None:
                         break
                     track = fresh
-        self._miss(tid, reasons[-1] if reasons else "preview download failed")
+        if reasons and reasons[-1].transient:
+            return  # not recorded as a miss: the next run tries again
+        self._miss(tid, str(reasons[-1]) if reasons else "preview download failed")
 
     def _deezer_track(self, tid: str, row: dict[str, str]) -> dict | None:
         """The Deezer track (with a fresh preview URL) for a row, recording what it links."""
@@ -441,7 +443,11 @@ class Collector:
                 pending = [t for t in todo if source not in (tried.get(t) or [])]
                 if not pending:
                     continue
-                getattr(self, f"_features_{source}")(pending, bar)
+                try:
+                    getattr(self, f"_features_{source}")(pending, bar)
+                except ServiceUnavailable as exc:  # the next source fills in; a rerun asks again
+                    self.notify(f"{exc}; features from the next source")
+                    self.summary_notes.append(f"{source} features: {exc}")
         finally:
             bar.close()
 
@@ -540,7 +546,7 @@ class Collector:
             elif tid in misses:
                 summary.preview_misses[misses[tid]] += 1
             elif self.previews:
-                summary.preview_misses["not tried"] += 1
+                summary.preview_misses["not fetched (a rerun retries)"] += 1
             summary.features_sources[row.get("features_source") or ""] += 1
         summary.skipped.update((store.state.get("listing") or {}).get("skipped") or {})
         summary.notes = list(dict.fromkeys(self.summary_notes))

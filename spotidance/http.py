@@ -24,7 +24,7 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import requests
@@ -56,6 +56,9 @@ PACE_ENV = "SPOTIDANCE_PACE"
 
 #: Default cap on a ``Retry-After`` wait, in seconds (``collect --max-wait``).
 DEFAULT_MAX_WAIT = 60.0
+
+#: Default first backoff after a failure, in seconds (doubled at each retry).
+DEFAULT_BACKOFF = 0.5
 
 #: Default timeout of one request, in seconds (connect, read).
 DEFAULT_TIMEOUT = (5.0, 30.0)
@@ -163,7 +166,7 @@ class Limits:
     #: Retries after a 5xx, a timeout or a refused connection.
     retries: int = 3
     #: First backoff in seconds (doubled at each retry, with jitter).
-    backoff: float = 0.5
+    backoff: float = field(default_factory=lambda: DEFAULT_BACKOFF)
     #: (connect, read) timeout of each request in seconds.
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
 

@@ -8,14 +8,21 @@ from pathlib import Path
 
 import requests
 
-from spotidance.http import PacedSession, raise_for_rate_limit
+from spotidance.http import PacedSession, ServiceUnavailable, raise_for_rate_limit
 
 #: Largest preview accepted, in bytes (a 30 s mp3 at 320 kb/s is about 1.2 MB).
 MAX_PREVIEW_BYTES = 5 * 1024 * 1024
 
 
 class PreviewRejected(Exception):
-    """The preview could not be used; the message is the reason."""
+    """The preview could not be used; the message is the reason.
+
+    ``transient`` marks failures worth retrying on a later run (server errors, broken transfers).
+    """
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
 
 
 class PreviewExpired(PreviewRejected):
@@ -55,7 +62,7 @@ def download(session: PacedSession, url: str, dest: Path, *, max_bytes: int = MA
                 if response.status_code in (401, 403, 404, 410):
                     raise PreviewExpired(f"preview URL refused (HTTP {response.status_code})")
                 if response.status_code >= 400:
-                    raise PreviewRejected(f"preview download failed (HTTP {response.status_code})")
+                    raise PreviewRejected(f"preview download failed (HTTP {response.status_code})", transient=response.status_code >= 500)
                 declared = int(response.headers.get("Content-Length") or 0)
                 if declared > max_bytes:
                     raise PreviewRejected(f"preview larger than {max_bytes // 1024} KiB")
@@ -67,7 +74,9 @@ def download(session: PacedSession, url: str, dest: Path, *, max_bytes: int = MA
                             raise PreviewRejected(f"preview larger than {max_bytes // 1024} KiB")
                         fh.write(chunk)
         except requests.RequestException as exc:
-            raise PreviewRejected(f"preview transfer broken ({type(exc).__name__})") from None
+            raise PreviewRejected(f"preview transfer broken ({type(exc).__name__})", transient=True) from None
+        except ServiceUnavailable as exc:
+            raise PreviewRejected(str(exc), transient=True) from None
         if size == 0:
             raise PreviewRejected("preview is empty")
         reason = check_audio(tmp)

@@ -197,6 +197,8 @@ class SpotifySource:
         try:
             return fn(*args, **kwargs)
         except SpotifyException as exc:
+            if exc.http_status >= 500:
+                raise ServiceUnavailable("Spotify", f"HTTP {exc.http_status} after retries") from None
             if exc.http_status == 429:
                 headers = exc.headers or {}
                 raise RateLimited("Spotify", retry_after=_header_seconds(headers), reason=exc.reason or "rate limited") from None

@@ -159,7 +159,13 @@ class Collector:
         except ServiceUnavailable as exc:
             raise SpotidanceError(f"{exc}: check the network (or the SPOTIDANCE_*_URL settings) and rerun",
                                   exit_code=EXIT_RERUN) from None  # fmt: skip
-        store = self.store = PlaylistStore(self.out, label).load()
+        store = self.store = PlaylistStore(self.out, label)
+        if store.csv_path.exists() and not store.meta_path.exists():
+            raise SpotidanceError(
+                f"{store.csv_path} exists but was not written by `spotidance collect` (no {store.meta_path.name}): "
+                "pass another --label or --out"
+            )
+        store.load()
         known = store.meta.get("playlist")
         if known and known != self.ref.key:
             raise SpotidanceError(

@@ -284,6 +284,13 @@ def test_refusals_end_with_what_to_do(fake_services, tmp_path, capsys, monkeypat
     assert code == 2 and "invalid_client" in err and "wrong-secret-value" not in err
     assert "Traceback" not in err
     assert not (tmp_path / f"{LABEL}.csv").exists()
+    (tmp_path / "mine.csv").write_text("track_id,whatever\n1,2\n")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", CLIENT_SECRET)
+    code, _, err = run_cli(["collect", PLAYLIST_ID, "--out", str(tmp_path), "--label", "mine", "--quiet"], capsys)
+    assert code == 2 and "not written by `spotidance collect`" in err
+    assert (tmp_path / "mine.csv").read_text() == "track_id,whatever\n1,2\n"
+    code, _, err = run_cli(["collect", PLAYLIST_ID, "--out", str(tmp_path), "--label", "../up", "--quiet"], capsys)
+    assert code == 2 and "--label" in err
 
 
 def test_someone_elses_playlist_is_refused_to_a_logged_in_user(fake_services, tmp_path, capsys):

@@ -245,6 +245,9 @@ class Collector:
             return
         offset = int(listing.get("offset") or 0)
         skipped = Counter(listing.get("skipped") or {})
+        kept = int(listing.get("rows") or 0)
+        if len(store.rows) > kept:  # rows of a page cut short by a kill: that page is listed again
+            store.drop(list(store.rows)[kept:])
         bar = _bar(self.progress, desc="listing", unit="track", initial=offset)
         complete = False
         try:
@@ -259,12 +262,12 @@ class Collector:
                 skipped.update(reasons)
                 bar.update(len(fields_list) + sum(reasons.values()))
                 complete = offset >= total
-                store.set_state("listing", {"offset": offset, "complete": complete, "skipped": dict(skipped)})
+                store.set_state("listing", {"offset": offset, "complete": complete, "skipped": dict(skipped), "rows": len(store.rows)})
                 if self.limit and len(store.rows) >= self.limit:
                     break
             else:
                 complete = True
-            store.set_state("listing", {"offset": offset, "complete": complete, "skipped": dict(skipped)})
+            store.set_state("listing", {"offset": offset, "complete": complete, "skipped": dict(skipped), "rows": len(store.rows)})
         finally:
             bar.close()
 

@@ -123,6 +123,10 @@ class PlaylistStore:
             else:
                 self.state[key] = value
             return
+        if "drop" in entry:
+            for tid in entry["drop"]:
+                self.rows.pop(tid, None)
+            return
         tid = entry.get("track_id", "")
         if not tid:
             return
@@ -142,6 +146,13 @@ class PlaylistStore:
     def update(self, track_id: str, fields: dict[str, Any]) -> None:
         """Set ``fields`` of the track (adding it at the end if new); journaled at once."""
         entry = {"track_id": track_id, **{k: cell(v) for k, v in fields.items() if k in CSV_COLUMNS}}
+        with self._lock:
+            self._apply(entry)
+            self._log(entry)
+
+    def drop(self, track_ids: Iterable[str]) -> None:
+        """Remove rows (journaled at once)."""
+        entry = {"drop": list(track_ids)}
         with self._lock:
             self._apply(entry)
             self._log(entry)

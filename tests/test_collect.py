@@ -157,10 +157,16 @@ def test_quota_exceeded_saves_progress_and_a_rerun_gives_the_uninterrupted_csv(f
     saved = read_rows(tmp_path / "cut" / f"{LABEL}.csv")
     assert 0 < len(saved) < 120
 
+    # as if killed in the middle of the next page: some of its tracks journaled, its offset not
+    page2 = [t for kind, t in fake.playlists[PLAYLIST_ID].rows[50:60] if kind == "track"]
+    with (tmp_path / "cut" / f".{LABEL}.csv.journal").open("a") as fh:
+        for t in page2:
+            fh.write(json.dumps({"track_id": t.sid, "track_name": t.name}) + "\n")
     offsets_before = [e.query.get("offset") for e in fake.requests("spotify", "/items") if e.status == 200]
     code, out, err = run_cli(["collect", PLAYLIST_ID, "--out", str(tmp_path / "cut"), "--features", "reccobeats", "--quiet"], capsys)
     assert code == 0, err
     assert (tmp_path / "cut" / f"{LABEL}.csv").read_text() == whole
+    assert [line.split()[-1] for line in out.splitlines() if line.startswith("skipped: duplicate")] == ["1"]
     offsets = [e.query.get("offset") for e in fake.requests("spotify", "/items") if e.status == 200]
     new = offsets[len(offsets_before):]
     assert new and "0" not in new[len(offsets_before) // 2 :]  # continued from the saved offset

@@ -519,6 +519,8 @@ class Collector:
     def _features_local(self, tids: list[str], bar) -> None:
         with_audio = [t for t in tids if self.store.rows[t].get("preview_path") and (self.out / self.store.rows[t]["preview_path"]).is_file()]
         if not with_audio:
+            if not self.previews:
+                self.summary_notes.append("local features need the previews: rerun without --no-previews")
             return
         try:
             from spotidance.local_features import compute_features

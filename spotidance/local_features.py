@@ -35,6 +35,13 @@ MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 
 #: Frames quieter than this (dBFS) are left out of the loudness mean (silence between tracks, fades).
 LOUDNESS_GATE_DB = -60.0
 
+#: Onset peaks must rise this much above their neighbourhood (onset-strength units: mean dB rise
+#: across mel bands); a steady tone or noise gives about none, a kick drum 10-40.
+ONSET_DELTA = 1.0
+
+#: Fewer onsets than this in a clip means no rhythm: ``tempo`` is None rather than a guess.
+MIN_ONSETS = 4
+
 #: Analysis frame and hop (samples at 22050 Hz: 93 ms and 23 ms, librosa's defaults).
 FRAME_LENGTH = 2048
 HOP_LENGTH = 512
@@ -63,6 +70,8 @@ def compute_features(path: str | os.PathLike, *, sample_rate: int = 22050) -> di
     dict
         ``tempo`` (BPM, float), ``loudness`` (dBFS, float, -60..0), ``energy`` (0..1, float),
         ``key`` (pitch class 0-11, int), ``mode`` (1 major, 0 minor), ``duration_ms`` (int).
+        ``tempo`` is None when the audio has fewer than :data:`MIN_ONSETS` onsets (no rhythm to
+        track), ``key``/``mode`` when the chroma is flat: the CSV leaves them empty.
 
     Raises
     ------
@@ -96,14 +105,19 @@ def features_from_signal(y: np.ndarray, *, sample_rate: int = 22050) -> dict:
     if y.size < FRAME_LENGTH:
         raise SpotidanceError(f"audio too short for features ({y.size} samples; need at least {FRAME_LENGTH})")
     onset_env = librosa.onset.onset_strength(y=y, sr=sample_rate, hop_length=HOP_LENGTH)
-    tempo = tempo_from_onsets(onset_env, sample_rate=sample_rate)
-    loudness = loudness_dbfs(y)
-    onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sample_rate, hop_length=HOP_LENGTH)
+    # Absolute threshold (normalize=False): the default normalisation turns the ripple of a
+    # steady tone into 9 "onsets" per second.
+    onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sample_rate, hop_length=HOP_LENGTH,
+                                        normalize=False, delta=ONSET_DELTA)  # fmt: skip
     onset_rate = len(onsets) / (y.size / sample_rate)
+    tempo = tempo_from_onsets(onset_env, sample_rate=sample_rate) if len(onsets) >= MIN_ONSETS else None
+    loudness = loudness_dbfs(y)
     chroma = librosa.feature.chroma_cqt(y=y, sr=sample_rate, hop_length=HOP_LENGTH)
-    key, mode, _ = estimate_key(chroma.mean(axis=1))
+    key, mode, r = estimate_key(chroma.mean(axis=1))
+    if r <= 0:  # flat chroma: no key to speak of
+        key = mode = None
     return {
-        "tempo": round(tempo, 3),
+        "tempo": round(tempo, 3) if tempo else None,
         "loudness": round(loudness, 3),
         "energy": round(energy_from(loudness, onset_rate), 3),
         "key": key,

@@ -74,6 +74,7 @@ def test_loudness_of_a_sine_matches_its_rms_level_and_energy_follows():
         levels[amplitude] = lf.features_from_signal(y, sample_rate=SR)
         assert levels[amplitude]["loudness"] == pytest.approx(20 * np.log10(amplitude / np.sqrt(2)), abs=0.3)
         assert 0.0 <= levels[amplitude]["energy"] <= 1.0
+        assert levels[amplitude]["tempo"] is None  # a steady tone has no beat: no tempo is invented
     assert levels[0.5]["energy"] > levels[0.05]["energy"]
     busy = lf.features_from_signal(click_track(128, amplitude=0.9), sample_rate=SR)
     assert 0.0 <= busy["energy"] <= 1.0

@@ -64,6 +64,14 @@ def test_titles_match(spotify, deezer, same):
     assert titles_match(spotify, deezer) is same
 
 
+def test_search_results_must_be_by_the_same_artist():
+    from spotidance.sources.deezer import _same_artist
+
+    assert _same_artist({"artist": {"name": "Daft Punk & Pharrell Williams"}}, "Daft Punk")
+    assert _same_artist({"artist": {"name": "Röyksopp"}}, "Royksopp")
+    assert not _same_artist({"artist": {"name": "Someone Else"}}, "Daft Punk")
+
+
 def test_durations_match():
     assert durations_match(224_000, 226) and durations_match(400_000, 414)
     assert not durations_match(224_000, 265)

@@ -182,4 +182,6 @@ def find_track(client: DeezerClient, *, isrc: str, title: str, artist: str, dura
 def _same_artist(item: dict, artist: str) -> bool:
     name = " ".join(_words((item.get("artist") or {}).get("name") or ""))
     wanted = " ".join(_words(artist))
-    return not name or not wanted or name == wanted or SequenceMatcher(None, name, wanted).ratio() >= 0.8
+    if not name or not wanted or name == wanted or wanted in name or name in wanted:  # "A" vs "A & B"
+        return True
+    return SequenceMatcher(None, name, wanted).ratio() >= 0.8

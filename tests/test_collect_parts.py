@@ -220,3 +220,55 @@ def test_reccobeats_maps_answers_back_through_href(fake_services):
     assert set(by_isrc) == {t.isrc for t in tracks[:5] if t.reccobeats}
     with pytest.raises(ValueError):
         client.audio_features(["x"] * 41)
+
+
+def _response(body: bytes, status: int = 200) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = body
+    response.headers["Content-Type"] = "application/json; charset=utf-8"
+    return response
+
+
+class _StubSession:
+    """Answers every GET with one recorded body."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+
+    def get(self, url, params=None):
+        return self.response
+
+
+def test_recorded_deezer_bodies_are_read_as_deezer_means_them(shared_dir):
+    from spotidance.sources.deezer import is_throttled, matches
+
+    specs = shared_dir / "specs" / "deezer"
+    quota = (specs / "error-quota-limit-exceeded-http200.json").read_bytes()
+    assert is_throttled(_response(quota))
+    assert not is_throttled(_response((specs / "error-track-not-found-http200.json").read_bytes()))
+    assert DeezerClient(_StubSession(_response((specs / "error-track-not-found-http200.json").read_bytes()))).track(-1) is None
+    assert DeezerClient(_StubSession(_response((specs / "error-unknown-path-http404.json").read_bytes(), 404))).track(-1) is None
+    with pytest.raises(RateLimited):
+        DeezerClient(_StubSession(_response(quota))).track(1)
+    with pytest.raises(ServiceUnavailable, match="Wrong parameter"):
+        DeezerClient(_StubSession(_response((specs / "error-parameter-exception-http200.json").read_bytes()))).get("/genre/-1")
+    hbfs = json.loads((specs / "track-3135556.json").read_text())
+    assert matches(hbfs, title="Harder, Better, Faster, Stronger", duration_ms=224_693)
+    assert not matches(hbfs, title="Harder, Better, Faster, Stronger", duration_ms=310_000)
+    stay = json.loads((specs / "track-1425844092.json").read_text())
+    assert matches(stay, title="STAY (with Justin Bieber)", duration_ms=141_805)
+    assert not matches(stay, title="STAY - Instrumental", duration_ms=141_805)
+
+
+def test_the_fake_answers_with_the_recorded_shapes(shared_dir, fake_services):
+    fake = fake_services("legacy", n_tracks=3)
+    recorded = json.loads((shared_dir / "specs" / "deezer" / "track-3135556.json").read_text())
+    t = next(t for t in fake.playlists["3cEYpjA9oz9GiPac4AsH4n"].tracks if t.deezer)
+    ours = fake.deezer_track(t.deezer)
+    assert set(ours) <= set(recorded) | {"type"} and {"id", "title", "isrc", "duration", "preview", "bpm", "gain"} <= set(ours)
+    assert {type(ours[k]) for k in ("id", "duration")} == {int} and isinstance(ours["preview"], str)
+    spec = (shared_dir / "specs" / "spotify-web-api-openapi.yml").read_text().split("\n    TrackObject:\n", 1)[1]
+    props = spec.split("\n    EpisodeObject:", 1)[0]
+    documented = {line.strip()[:-1] for line in props.splitlines() if line.startswith("        ") and not line.startswith("         ") and line.strip().endswith(":")}
+    assert set(fake.track_object(t)) - {"is_local"} <= documented

@@ -81,7 +81,7 @@ def _rerun_message(exc: RateLimited, store: PlaylistStore, done: str) -> str:
     if exc.retry_after:
         when = datetime.now(timezone.utc) + timedelta(seconds=exc.retry_after)
         hours = exc.retry_after / 3600
-        span = f"{hours:.0f} h" if hours >= 1 else f"{exc.retry_after / 60:.0f} min"
+        span = f"{hours:.0f} h" if hours >= 1 else f"{exc.retry_after / 60:.0f} min" if exc.retry_after >= 60 else f"{exc.retry_after:.0f} s"
         after = f"after {when:%Y-%m-%d %H:%M} UTC (in {span})"
     else:
         after = "in a few minutes"

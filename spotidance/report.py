@@ -10,9 +10,11 @@ so the page opens anywhere (a mail attachment) without the PNG files beside it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import os
+import re
 import uuid
 import warnings
 from datetime import datetime, timezone
@@ -154,18 +156,30 @@ def _ranking_bars(ranking) -> bytes:
     return _png(fig)
 
 
-def figure_plan(features: list[str], ranking) -> list[tuple[str, str]]:
-    """The figures to draw, in report order: ``(file name, kind)``; headline features first."""
+def figure_file(feature: str) -> str:
+    """The PNG file name of a feature's distribution: ``dist_<feature>.png``.
+
+    A name with characters unsafe in file names (``/``, spaces, ...) has them replaced by ``_``
+    plus a short hash of the original, so two such features never share a file.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", feature).strip("._") or "feature"
+    if safe != feature:
+        safe += "-" + hashlib.sha1(feature.encode("utf-8")).hexdigest()[:6]
+    return f"dist_{safe}.png"
+
+
+def figure_plan(features: list[str], ranking) -> list[tuple[str, str, str | None]]:
+    """The figures to draw, in report order: ``(file name, kind, feature)``; headline features first."""
     from spotidance.eda import HEADLINE_FEATURES
 
     headline = [f for f in HEADLINE_FEATURES if f in features]
-    plan = [("ranking.png", "ranking")] if len(ranking) else []
-    plan += [(f"dist_{f}.png", "headline") for f in headline]
-    plan += [(f"dist_{f}.png", "dist") for f in features if f not in headline]
+    plan: list[tuple[str, str, str | None]] = [("ranking.png", "ranking", None)] if len(ranking) else []
+    plan += [(figure_file(f), "headline", f) for f in headline]
+    plan += [(figure_file(f), "dist", f) for f in features if f not in headline]
     if features:
-        plan += [("boxplots.png", "boxplots")]
+        plan += [("boxplots.png", "boxplots", None)]
     if len(features) >= 2:
-        plan += [("correlation.png", "correlation")]
+        plan += [("correlation.png", "correlation", None)]
     return plan
 
 
@@ -196,8 +210,8 @@ def render_figures(data, ranking, *, progress: bool = False) -> dict[str, bytes]
         # seaborn 0.13 calls matplotlib APIs that matplotlib 3.11 deprecates: not the user's concern
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        for name, kind in tqdm(figure_plan(shown, ranking), desc="figures", unit="fig", disable=not progress):
-            pngs[name] = _draw(name, kind, frame, shown, drawable, ranking, palette)
+        for name, kind, feature in tqdm(figure_plan(shown, ranking), desc="figures", unit="fig", disable=not progress):
+            pngs[name] = _draw(kind, feature, frame, shown, drawable, ranking, palette)
     return pngs
 
 
@@ -219,11 +233,11 @@ def figure_features(drawable: list[str], ranking, *, limit: int = MAX_FEATURE_FI
     return [f for f in drawable if f in chosen]
 
 
-def _draw(name: str, kind: str, frame, shown: list[str], drawable: list[str], ranking, palette: dict) -> bytes:
+def _draw(kind: str, feature: str | None, frame, shown: list[str], drawable: list[str], ranking, palette: dict) -> bytes:
     if kind == "ranking":
         return _ranking_bars(ranking.head(MAX_FEATURE_FIGURES))
     if kind in ("headline", "dist"):
-        return _distribution(frame, name[5:-4], palette=palette, big=kind == "headline")
+        return _distribution(frame, feature, palette=palette, big=kind == "headline")
     if kind == "boxplots":
         continuous = [f for f in shown if not _is_discrete(frame[f])] or shown
         limit = max(4, MAX_BOXES // len(palette))
@@ -313,7 +327,7 @@ def render_html(data, tables: dict, pngs: dict[str, bytes]) -> str:
               "<h2>Missing and non-numeric values per feature</h2>",
               '<p class="note">Empty cells count as missing; text that is not a number counts as non-numeric. '
               "Both are left out of the statistics.</p>", _table(tables["missing"])]  # fmt: skip
-    dists = [(n, p) for n, p in pngs.items() if n.startswith("dist_")]
+    dists = [(f, figure_file(f)) for f in data.features if figure_file(f) in pngs]
     if dists:
         parts.append("<h2>Distributions per label</h2>")
         if len(dists) < len(data.features):
@@ -321,9 +335,9 @@ def render_html(data, tables: dict, pngs: dict[str, bytes]) -> str:
                          "ones; features constant everywhere are not drawn); the tables cover all.</p>")
         from spotidance.eda import HEADLINE_FEATURES
 
-        big = {f"dist_{f}.png" for f in HEADLINE_FEATURES}
-        parts += [_img(n, p, f"{n[5:-4]} per label", big=True) for n, p in dists if n in big]
-        parts.append('<div class="grid">' + "".join(_img(n, p, f"{n[5:-4]} per label") for n, p in dists if n not in big) + "</div>")
+        parts += [_img(n, pngs[n], f"{f} per label", big=True) for f in HEADLINE_FEATURES for g, n in dists if g == f]
+        parts.append('<div class="grid">' + "".join(_img(n, pngs[n], f"{f} per label") for f, n in dists if f not in HEADLINE_FEATURES)
+                     + "</div>")  # fmt: skip
     if "boxplots.png" in pngs:
         parts += ["<h2>Box plots</h2>", _img("boxplots.png", pngs["boxplots.png"], "Box plots per feature and label", big=True)]
     if "correlation.png" in pngs:

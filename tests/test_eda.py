@@ -197,12 +197,15 @@ def test_full_report_is_self_contained_html_with_every_figure_embedded(tmp_path)
     for name, s in (("techno", 0.3), ("edm", -0.2), ("dnb", 0.0)):
         columns = playlist(rng, 30, shift={"instrumentalness": s})
         columns["mode"] = list(rng.integers(0, 2, 30))  # a discrete feature: bars, no KDE
+        columns["bpm / 2"] = list(rng.normal(60, 2, 30))  # a user feature whose name is no file name
         paths.append(write_csv(tmp_path / f"{name}.csv", columns))
     result = eda.run_report(paths, out_dir=tmp_path / "out")
     out = tmp_path / "out"
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert {"dist_tempo.png", "dist_instrumentalness.png", "boxplots.png", "correlation.png", "ranking.png"} <= set(pngs)
     assert {f"dist_{f}.png" for f in FEATURES + ("mode",)} <= set(pngs)
+    assert "bpm / 2" in result.features and [p for p in pngs if p.startswith("dist_bpm_2-")]
+    assert all(p.parent == out for p in result.files)
     assert {"counts.csv", "missing.csv", "summary.csv", "ranking.csv", "pairwise.csv", "octave_flags.csv"} <= {p.name for p in out.glob("*.csv")}
     parser = _Images()
     text = result.report.read_text(encoding="utf-8")

@@ -272,3 +272,18 @@ def test_the_fake_answers_with_the_recorded_shapes(shared_dir, fake_services):
     props = spec.split("\n    EpisodeObject:", 1)[0]
     documented = {line.strip()[:-1] for line in props.splitlines() if line.startswith("        ") and not line.startswith("         ") and line.strip().endswith(":")}
     assert set(fake.track_object(t)) - {"is_local"} <= documented
+
+
+def test_spotipy_never_sleeps_through_a_day_long_retry_after(fake_services):
+    from spotidance.sources.spotify import SpotifySource
+
+    fake = fake_services("dev2026", n_tracks=3)
+    source = SpotifySource(PacedSession("spotify"))
+    adapter = source.client._session.get_adapter("http://127.0.0.1")
+    assert isinstance(source.client._session, PacedSession) and adapter.max_retries.total == 0
+    fake.faults.append(Fault("spotify", "quota", path="/items"))
+    start = time.monotonic()
+    with pytest.raises(RateLimited) as info:
+        next(source.iter_pages("3cEYpjA9oz9GiPac4AsH4n"))
+    assert time.monotonic() - start < 5
+    assert (info.value.service, info.value.reason, info.value.retry_after) == ("Spotify", "QUOTA_EXCEEDED", 86400)

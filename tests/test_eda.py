@@ -131,6 +131,21 @@ def test_historical_layout_and_dirty_values_are_read_and_counted(tmp_path):
     assert data.frame.loc[data.frame.label == "techno", "tempo"].mean() == pytest.approx(125.25)
 
 
+def test_one_csv_with_several_labels_in_a_chosen_column(tmp_path):
+    rng = np.random.default_rng(9)
+    columns = playlist(rng, 30, shift={})
+    columns["class"] = ["House"] * 12 + ["Trance"] * 18
+    columns["energy"] = [v + (0.5 if c == "Trance" else 0.0) for v, c in zip(columns["energy"], columns["class"])]
+    path = write_csv(tmp_path / "subgenres.csv", columns)
+    data = eda.read_labelled_csvs([path], label_column="class")
+    assert data.labels == ["House", "Trance"] and "class" not in data.frame.columns
+    assert data.frame["label"].value_counts().to_dict() == {"Trance": 18, "House": 12}
+    result = eda.run_report([path], out_dir=tmp_path / "out", figures=False, label_column="class")
+    assert result.ranking.iloc[0]["feature"] == "energy"
+    with pytest.raises(SpotidanceError, match="only one label"):
+        eda.read_labelled_csvs([path])  # no `label` column: the file name is the only label
+
+
 def test_octave_errors_are_flagged(tmp_path):
     rng = np.random.default_rng(3)
     a, b = playlist(rng, 20), playlist(rng, 20)

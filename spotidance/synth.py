@@ -421,7 +421,7 @@ def write_mp3(path: str | os.PathLike, audio: np.ndarray, *, sample_rate: int = 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(sample_rate), "-ac", "1", "-i", "-",
-           "-ac", "2", "-c:a", "libmp3lame", "-b:a", bitrate, "-map_metadata", "-1",
+           "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "libmp3lame", "-b:a", bitrate, "-map_metadata", "-1",
            "-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "mp3", str(tmp)]  # fmt: skip
     try:
         proc = subprocess.run(cmd, input=np.ascontiguousarray(audio, dtype=np.float32).tobytes(), capture_output=True)

@@ -99,7 +99,7 @@ def make_tracks(n: int, *, seed: int = 0, n_clips: int = 4, start_did: int = 100
     Of every track index ``i``: ``i % 29 == 0`` is not on Deezer; ``i % 23 == 5`` has an ISRC
     Deezer resolves to an instrumental version (the right one is found by search); ``i % 41 == 7``
     is on Deezer without a preview; ``i % 5 == 0`` has no Spotify preview even for older apps;
-    ``i % 11 == 0`` has no Spotify audio features; ``i % 7 == 3`` is unknown to ReccoBeats.
+    ``i % 11 == 0`` has no Spotify audio features; ``i % 13 == 3`` is unknown to ReccoBeats.
     """
     rng = random.Random(seed)
     out = []
@@ -124,7 +124,7 @@ def make_tracks(n: int, *, seed: int = 0, n_clips: int = 4, start_did: int = 100
         out.append(Track(index=i, sid=sid, name=title, artist=artist, artist_id=spotify_id("artist", artist),
                          album_date=f"20{10 + i % 15:02d}-0{1 + i % 9}-1{i % 10}", duration_ms=duration_ms,
                          popularity=rng.randint(0, 80), isrc=isrc, clip=clip, spotify_preview=(i % 5 != 0),
-                         spotify_features=(i % 11 != 0), reccobeats=(i % 7 != 3), deezer=entry))  # fmt: skip
+                         spotify_features=(i % 11 != 0), reccobeats=(i % 13 != 3), deezer=entry))  # fmt: skip
     return out
 
 

@@ -118,6 +118,10 @@ def _from_folder(root: Path) -> list[TrackSource]:
     return out
 
 
+#: Why a row whose preview came from Spotify is not framed.
+SPOTIFY_PREVIEW_REASON = "Spotify preview: Spotify's terms forbid training models on its content (use a Deezer preview or your own file)"
+
+
 def _from_csv(file: Path) -> tuple[list[TrackSource], list[dict[str, str]]]:
     try:
         with open(file, newline="", encoding="utf-8") as fh:
@@ -138,6 +142,10 @@ def _from_csv(file: Path) -> tuple[list[TrackSource], list[dict[str, str]]]:
             continue
         if not rel:
             problems.append({"path": f"{file}:{track_id}", "source_key": f"{file}|{track_id}|no-preview", "reason": "no preview file in the CSV"})
+            continue
+        if (row.get("preview_source") or "").strip() == "spotify":
+            # Spotify's Developer Policy forbids training models on Spotify content.
+            problems.append({"path": f"{file}:{track_id}", "source_key": f"{file}|{track_id}|spotify", "reason": SPOTIFY_PREVIEW_REASON})
             continue
         path = Path(rel) if Path(rel).is_absolute() else file.parent / rel
         out.append(TrackSource(track_id, label, artist, str(path), source_key(path)))

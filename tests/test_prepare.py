@@ -141,7 +141,10 @@ def test_csv_input_uses_label_artist_and_preview_path(tmp_path, audio_dir):
         {"track_id": "t1", "label": "techno", "artist_id": "artistA", "artist_name": "A", "preview_path": "previews/t1.mp3"},
         {"track_id": "t2", "label": "", "artist_id": "", "artist_name": "B", "preview_path": "previews/t2.mp3"},
         {"track_id": "t3", "label": "techno", "artist_id": "artistC", "artist_name": "C", "preview_path": ""},
+        {"track_id": "t4", "label": "techno", "artist_id": "artistD", "artist_name": "D", "preview_path": "previews/t1.mp3"},
     ]
+    for row in rows:
+        row["preview_source"] = "spotify" if row["track_id"] == "t4" else "deezer"
     with open(out / "dark-techno.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -151,7 +154,8 @@ def test_csv_input_uses_label_artist_and_preview_path(tmp_path, audio_dir):
     tracks = ds.tracks.set_index("track_id")
     assert tracks.loc["t1", "label"] == "techno" and tracks.loc["t1", "artist"] == "artistA"
     assert tracks.loc["t2", "label"] == "dark-techno" and tracks.loc["t2", "artist"] == "B"
-    assert [s["reason"] for s in summary.skipped] == ["no preview file in the CSV"]
+    assert [s["reason"] for s in summary.skipped] == ["no preview file in the CSV", prep.SPOTIFY_PREVIEW_REASON]
+    assert "t4" not in tracks.index  # a Spotify preview is never framed for training
 
 
 def test_empty_and_wrong_inputs_are_clear_errors(tmp_path):

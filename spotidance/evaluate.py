@@ -25,8 +25,8 @@ import numpy as np
 
 from spotidance.errors import SpotidanceError
 
-#: Frames per inference call when scoring.
-PREDICT_BATCH = 256
+#: Frames per inference call when scoring (as classify; multiclass-2d's first layer alone holds 2 MB per frame).
+PREDICT_BATCH = 64
 
 
 def track_means(probabilities: np.ndarray, track_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -184,8 +184,9 @@ def train(
 
     from spotidance.evaluate import format_scores, predict_frames, score, track_predictions
 
-    def predict(frames: np.ndarray) -> np.ndarray:
-        return np.asarray(model.predict_on_batch(frames), dtype=np.float32)
+    from spotidance.inference import KerasRunner
+
+    predict = KerasRunner(model).predict  # eager calls: no tf.function retraced per batch shape
 
     track_ids = ds.frame_track_ids
     paths = {t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]}

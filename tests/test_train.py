@@ -290,3 +290,16 @@ def test_scores_average_frames_per_track():
     assert s["track"]["confusion_matrix"] == [[1, 0], [1, 0]]
     assert s["track"]["per_label"]["a"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
     assert s["track"]["macro_f1"] == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_same_seed_same_run(tmp_path):
+    """Split, shuffling, masks and (on CPU, here) every weight follow from the seed."""
+    from spotidance.train import train
+
+    ds = pattern_dataset(tmp_path / "ds", {"a": 4, "b": 4, "c": 4}, frames=2)
+    runs = [train(ds, model_name="binary-1d", out=tmp_path / f"m{i}", epochs=2, seed=3, progress=False, echo=lambda _: None, spec_augment=True)
+            for i in range(2)]  # fmt: skip
+    assert runs[0].split == runs[1].split
+    assert runs[0].metrics["history"] == runs[1].metrics["history"]
+    assert runs[0].metrics["test_tracks"] == runs[1].metrics["test_tracks"]
+    assert len(runs[0].metrics["history"]["loss"]) == 2 and runs[0].metrics["history"]["loss"][0] > 0

@@ -163,38 +163,9 @@ def train(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    y = data["y"]
-    train_idx, val_idx, test_idx = (data["indices"][side] for side in SIDES)
-    weights = balanced_weights(y[train_idx], n_labels=len(labels)) if opts["class_weights"] else None
-    Sequence = frame_sequence_class()
-    train_seq = Sequence(ds, train_idx, y[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed,
-                         spec_augment=opts["spec_augment"], class_weights=weights)  # fmt: skip
-    val_seq = Sequence(ds, val_idx, y[val_idx], batch_size=settings["batch_size"])
-    best = _best_epoch_callback(settings["patience"])
-    bar = _epoch_bar_callback(epochs=settings["epochs"], steps=len(train_seq), enabled=progress, echo=echo, best=best)
-    fit_started = time.perf_counter()
-    history = model.fit(train_seq, validation_data=val_seq, epochs=settings["epochs"], verbose=0, callbacks=[best, bar])
-    fit_seconds = time.perf_counter() - fit_started
-    if best.best_epoch is None:
-        raise SpotidanceError(
-            "training diverged (the validation loss was never finite); try --standardize or a lower --learning-rate"
-        )
-    history = {k: [float(v) for v in values] for k, values in history.history.items()}
+    best, history, fit_seconds = _fit(model, ds, data, settings=settings, seed=seed, progress=progress, echo=echo)
     epochs_run = len(history.get("loss", []))
-
-    from spotidance.evaluate import format_scores, predict_frames, score, track_predictions
-
-    from spotidance.inference import KerasRunner
-
-    predict = KerasRunner(model).predict  # eager calls: no tf.function retraced per batch shape
-
-    track_ids = ds.frame_track_ids
-    paths = {t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]}
-    scores, predictions = {}, {}
-    for side, idx in (("validation", val_idx), ("test", test_idx)):  # test: once, with the chosen weights
-        probs = predict_frames(predict, ds, idx, progress=progress, desc=f"scoring {side}")
-        scores[side] = score(probs, y[idx], track_ids[idx], labels=labels)
-        predictions[side] = track_predictions(probs, y[idx], track_ids[idx], labels=labels, paths=paths)
+    scores, predictions = _score_sides(model, ds, data, progress=progress)  # test: once, with the kept weights
     metrics = {
         "model_name": model_name,
         "labels": labels,
@@ -208,7 +179,7 @@ def train(
         "test_tracks": predictions["test"],
         "sizes": data["sizes"],
         "fit_seconds": fit_seconds,
-        "train_frames_per_second": len(train_idx) * epochs_run / fit_seconds if fit_seconds > 0 else None,
+        "train_frames_per_second": len(data["indices"]["train"]) * epochs_run / fit_seconds if fit_seconds > 0 else None,
     }
     training = {
         "model_name": model_name,
@@ -239,6 +210,8 @@ def train(
         metrics["seconds"] = time.perf_counter() - started
         write_bundle(out, model=model, model_name=model_name, labels=labels, config=ds.config, training=training,
                      metrics=metrics, split=split.as_dict(), figures=figures)  # fmt: skip
+    from spotidance.evaluate import format_scores
+
     echo(format_scores(scores["test"], title="test"))
     echo(f"model bundle -> {out}  (best epoch {best.best_epoch} of {epochs_run}; figures and metrics.json inside)")
     return TrainResult(out, model_name, labels, split, metrics, best.best_epoch, epochs_run, time.perf_counter() - started)
@@ -246,6 +219,42 @@ def train(
 
 # --------------------------------------------------------------------------------------------
 # settings and data
+
+
+def _fit(model, ds, data: dict[str, Any], *, settings: dict[str, Any], seed: int, progress: bool, echo: Callable[[str], None]):
+    """Fit on the training frames, validate every epoch; returns (best-epoch callback, history, seconds)."""
+    y, opts = data["y"], settings["options"]
+    train_idx, val_idx = data["indices"]["train"], data["indices"]["validation"]
+    weights = balanced_weights(y[train_idx], n_labels=len(data["labels"])) if opts["class_weights"] else None
+    Sequence = frame_sequence_class()
+    train_seq = Sequence(ds, train_idx, y[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed,
+                         spec_augment=opts["spec_augment"], class_weights=weights)  # fmt: skip
+    val_seq = Sequence(ds, val_idx, y[val_idx], batch_size=settings["batch_size"])
+    best = _best_epoch_callback(settings["patience"])
+    bar = _epoch_bar_callback(epochs=settings["epochs"], steps=len(train_seq), enabled=progress, echo=echo, best=best)
+    started = time.perf_counter()
+    history = model.fit(train_seq, validation_data=val_seq, epochs=settings["epochs"], verbose=0, callbacks=[best, bar])
+    seconds = time.perf_counter() - started
+    if best.best_epoch is None:
+        raise SpotidanceError("training diverged (the validation loss was never finite); try --standardize or a lower --learning-rate")
+    return best, {k: [float(v) for v in values] for k, values in history.history.items()}, seconds
+
+
+def _score_sides(model, ds, data: dict[str, Any], *, progress: bool):
+    """Scores and per-track predictions of the validation and test sides with the model's current weights."""
+    from spotidance.evaluate import predict_frames, score, track_predictions
+    from spotidance.inference import KerasRunner
+
+    predict = KerasRunner(model).predict  # eager calls: no tf.function retraced per batch shape
+    y, labels, track_ids = data["y"], data["labels"], ds.frame_track_ids
+    paths = {t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]}
+    scores, predictions = {}, {}
+    for side in ("validation", "test"):
+        idx = data["indices"][side]
+        probs = predict_frames(predict, ds, idx, progress=progress, desc=f"scoring {side}")
+        scores[side] = score(probs, y[idx], track_ids[idx], labels=labels)
+        predictions[side] = track_predictions(probs, y[idx], track_ids[idx], labels=labels, paths=paths)
+    return scores, predictions
 
 
 def _settings(model_name: str, *, epochs, batch_size, learning_rate, patience, options: dict[str, Any]) -> dict[str, Any]:

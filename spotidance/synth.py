@@ -564,7 +564,7 @@ def render_collection(
         target = out / f"{g}.csv"
         write_atomic(target, buf.getvalue())
         write_atomic(target.with_name(target.name + ".meta.json"),
-                     json.dumps({"csv_schema_version": CSV_SCHEMA_VERSION, "source": "spotidance.synth", **settings}, indent=2) + "\n")
+                     json.dumps({"schema_version": CSV_SCHEMA_VERSION, "source": "spotidance.synth", **settings}, indent=2) + "\n")
         csvs.append(target)
         all_rows.extend(rows)
     return SynthSummary(out, csvs, len(jobs), reused, all_rows)

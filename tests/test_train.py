@@ -95,6 +95,7 @@ def test_binary_1d_from_the_cli_beats_chance_on_held_out_tracks(binary, data):
     assert {"model.keras", "model.tflite", "metrics.json", "split.json", "learning_curves.png", "confusion_matrix.png"} <= set(b.files)
     for png in ("learning_curves.png", "confusion_matrix.png"):
         assert (binary.out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b.manifest["tflite"]["exported"] and b.manifest["tflite"]["max_abs_diff"] <= 1e-4  # LiteRT == Keras
     assert b.training["seed"] == 0 and b.training["epochs"] == EPOCHS and b.training["learning_rate"] == 1e-3
     assert b.config == FrameDataset.open(data.frames).config
 
@@ -129,7 +130,7 @@ def test_multiclass_2d_beats_chance_and_keeps_the_best_weights(multiclass, data)
 
     result = multiclass.result
     assert result.test_track_accuracy >= 2 * CHANCE, result.metrics["test"]["track"]
-    assert result.model_dir.joinpath("model.tflite").is_file()
+    assert read_bundle(result.model_dir).manifest["tflite"]["max_abs_diff"] <= 1e-4
     assert any(line.startswith("epoch 1/") for line in multiclass.lines)
     # the bundle's weights give the best epoch's validation loss (no regulariser in this model)
     bundle = read_bundle(result.model_dir)

@@ -228,6 +228,15 @@ def draw_traits(genre: str, rng: np.random.Generator) -> dict[str, Any]:
         "gain_db": float(rng.uniform(-13.0, -7.0)),
         "danceability": round(float(rng.uniform(*g.danceability)), 3),
     }
+    # Parts borrowed across techno and big room in a minority of clips, so the genres overlap.
+    if g.name == "techno":
+        traits["bass"] = "rolling" if rng.random() < 0.85 else "offbeat"
+        traits["lead_style"] = "acid" if rng.random() < 0.8 else "supersaw"
+    elif g.name == "edm":
+        traits["bass"] = "offbeat" if rng.random() < 0.85 else "rolling"
+        traits["lead_style"] = "supersaw" if rng.random() < 0.85 else "acid"
+    else:
+        traits["bass"], traits["lead_style"] = "reese", "pad"
     return traits
 
 
@@ -309,14 +318,14 @@ def render_clip(
     root = 36 + tr["key"]  # bass octave (C2 = 36)
     bass = np.zeros(n, dtype=np.float32)
     s16 = int(step * sr)
-    if tr["genre"] == "techno":
+    if tr["bass"] == "rolling":
         for s in range(n_steps):
             if s % 4 != 0 and rng.random() < 0.85:
                 deg = 0 if rng.random() < 0.7 else scale[rng.choice((2, 4, 6))] - 12
                 note = _note(_hz(root + deg), s16, sr=sr) * _env(s16, sr=sr, attack=0.003, decay=step * 0.6)
                 _place(bass, note, at(s))
         bass = _filter("lowpass", bass, rng.uniform(250, 700), sr=sr)
-    elif tr["genre"] == "edm":
+    elif tr["bass"] == "offbeat":
         for s in range(n_steps):
             if s % 4 == 2:
                 deg = scale[(s // 64) % 4 * 2 % 7]
@@ -334,7 +343,7 @@ def render_clip(
 
     lead = np.zeros(n, dtype=np.float32)
     if tr["lead"]:
-        if tr["genre"] == "edm":  # supersaw chord stabs, I-V-vi-IV style progressions
+        if tr["lead_style"] == "supersaw":  # supersaw chord stabs, I-V-vi-IV style progressions
             offbeat = rng.random() < 0.6  # off-beat stabs, else long chords on 1 and 3
             hits, hold = ((2, 6, 10, 14), 1.6) if offbeat else ((0, 8), 6.0)
             for s in range(0, n_steps, 2):
@@ -347,7 +356,7 @@ def render_clip(
                     )
                     _place(lead, chord * _env(length, sr=sr, attack=0.005, decay=step * 1.2), at(s))
             lead = _filter("lowpass", lead, rng.uniform(3000, 7000), sr=sr) * 0.18
-        elif tr["genre"] == "techno":  # acid/stab line
+        elif tr["lead_style"] == "acid":  # acid/stab line
             cutoff = rng.uniform(600, 2000)
             pattern = rng.random(16) < 0.4
             for s in range(n_steps):

@@ -68,6 +68,7 @@ def test_binary_1d_layer_stack_and_parameter_count(config, n_labels):
     assert convs[0].kernel_regularizer is not None and convs[1].kernel_regularizer is None
     assert float(convs[0].kernel_regularizer.l2) == pytest.approx(0.001)
     assert [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"] == [0.3, 0.3]
+    assert {layer.momentum for layer in model.layers if type(layer).__name__ == "BatchNormalization"} == {0.99}  # the seed's (Keras')
     assert model.input_shape == (None, config.n_mels, config.frame_length)
     assert model.output_shape == (None, n_labels)
     # time steps x mel channels after the Permute; time shrinks by the conv/pool arithmetic

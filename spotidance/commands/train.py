@@ -24,7 +24,7 @@ import click
               help="Option: avg = global average pooling instead of the seed's max pooling / Flatten.")
 @click.option("--spec-augment", is_flag=True, help="Option: mask one random time span and mel band per training frame.")
 @click.option("--class-weights", is_flag=True, help="Option: weight frames by inverse label frequency.")
-@click.option("--bn-momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
+@click.option("--bn-momentum", type=click.FloatRange(0, 1, max_open=True), default=0.99, show_default=True,
               help="binary-1d's BatchNorm momentum (0.99 = Keras' default, as the seed).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(dataset: str, model_name: str, out: str, epochs: int | None, batch_size: int | None, learning_rate: float | None,

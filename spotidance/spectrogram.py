@@ -82,6 +82,34 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
+def _band_groups(*, sample_rate: int, n_fft: int, n_mels: int, size: int = 16) -> tuple[tuple[int, int, int, int], ...]:
+    """Groups of ``size`` consecutive mel bands with the FFT-bin range their weights cover.
+
+    Each mel filter is a triangle over a few bins, so the filter bank is mostly zeros; applying
+    it group by group to just those bins does about a seventh of the dense product's work, with
+    the same terms (the skipped weights are exact zeros).
+    """
+    basis = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels)
+    groups = []
+    for first in range(0, n_mels, size):
+        last = min(first + size, n_mels)
+        nonzero = np.flatnonzero(basis[first:last].any(axis=0))
+        lo, hi = (int(nonzero[0]), int(nonzero[-1]) + 1) if len(nonzero) else (0, 0)
+        groups.append((first, last, lo, hi))
+    return tuple(groups)
+
+
+def apply_mel(power: np.ndarray, *, config: SpectrogramConfig) -> np.ndarray:
+    """``mel_filterbank(...) @ power`` for a ``(1 + n_fft // 2, n)`` power spectrogram, float32."""
+    basis = mel_filterbank(sample_rate=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels)
+    mel = np.zeros((config.n_mels, power.shape[1]), dtype=np.float32)
+    for first, last, lo, hi in _band_groups(sample_rate=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels):
+        if hi > lo:
+            np.matmul(basis[first:last, lo:hi], power[lo:hi], out=mel[first:last])
+    return mel
+
+
+@functools.lru_cache(maxsize=8)
 def _hann(n_fft: int) -> np.ndarray:
     """Periodic Hann window (``scipy.signal.get_window("hann", n_fft, fftbins=True)``)."""
     window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
@@ -139,9 +167,7 @@ def log_mel(y: np.ndarray, *, config: SpectrogramConfig) -> np.ndarray:
     numpy.ndarray
         float32, shape ``(n_mels, 1 + len(y) // hop_length)``.
     """
-    power = power_spectrogram(y, config=config)
-    basis = mel_filterbank(sample_rate=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels)
-    mel = basis @ power
+    mel = apply_mel(power_spectrogram(y, config=config), config=config)
     db = 10.0 * np.log10(np.maximum(AMIN, mel))  # ref = 1.0: the reference term is 0 dB
     if config.top_db is not None:
         np.maximum(db, db.max() - config.top_db, out=db)

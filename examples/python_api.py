@@ -25,7 +25,8 @@ def main(out: Path) -> None:
     print(format_summary(summary))
 
     # 3. The binary 1D CNN, split by track (70/15/15), scored on tracks it never saw.
-    result = train(out / "frames", model_name="binary-1d", out=out / "model", epochs=6, seed=1)
+    # bn_momentum=0.9: the seed's 0.99 lags on a dataset this small (docs/train.md).
+    result = train(out / "frames", model_name="binary-1d", out=out / "model", epochs=6, seed=1, bn_momentum=0.9)
     print(f"test accuracy by track: {result.test_track_accuracy:.0%}")
 
     # 4. Label files with the bundle (LiteRT, no TensorFlow import).

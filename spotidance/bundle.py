@@ -139,12 +139,7 @@ class Bundle:
         -------
         keras.Model
         """
-        import importlib.util
-
-        if importlib.util.find_spec("spotidance.models") is not None:
-            import spotidance.models  # noqa: F401  registers spotidance's custom layers, if any
-
-        import keras
+        import keras  # the models use built-in layers only: nothing to register
 
         file = self.verified_file(KERAS_FILE)
         try:

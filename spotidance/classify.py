@@ -432,7 +432,7 @@ def _format_json(report: ClassifyReport) -> str:
 
 def write_output(text: str, *, output: str | os.PathLike) -> Path:
     """Write ``text`` to ``output`` atomically (a temporary file, then ``os.replace``)."""
-    from spotidance.dataset import write_atomic
+    from spotidance.atomic import write_atomic
 
     out = Path(output)
     if out.is_dir():

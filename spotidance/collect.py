@@ -540,9 +540,9 @@ class Collector:
                 bar.update(1)
             self._tried([tid], "local")
 
-        import os
+        from spotidance.prepare import default_workers
 
-        self._run_pool(with_audio, one, _NoBar(), workers=max(1, min(4, os.cpu_count() or 1)))
+        self._run_pool(with_audio, one, _NoBar(), workers=min(4, default_workers()))
 
     # -- summary ----------------------------------------------------------------------------
     def _summary(self, selected: list[str]) -> Summary:

@@ -32,6 +32,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from spotidance import __version__
+from spotidance.atomic import write_atomic
 from spotidance.config import SpectrogramConfig
 from spotidance.errors import SpotidanceError
 
@@ -46,18 +47,6 @@ TRACK_FIELDS: tuple[str, ...] = ("track_id", "label", "artist", "path", "source_
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(tmp, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class FrameDataset:

@@ -228,8 +228,10 @@ def compute_many(
     """
     from tqdm import tqdm
 
+    from spotidance.prepare import default_workers
+
     jobs = [(str(p), sample_rate) for p in paths]
-    workers = min(workers or os.cpu_count() or 1, max(len(jobs), 1))
+    workers = min(workers or default_workers(), max(len(jobs), 1))
     bar = dict(total=len(jobs), disable=not progress, unit="track", desc="features")
     if workers <= 1:
         return [_one(job) for job in tqdm(jobs, **bar)]

@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from spotidance.atomic import write_atomic
 from spotidance.errors import SpotidanceError
 from spotidance.schema import COLUMN_ALIASES, CSV_COLUMNS, CSV_SCHEMA_VERSION
 
@@ -39,21 +39,6 @@ def cell(value: Any) -> str:
             return str(int(number))
         return format(number, ".6g")
     return str(value)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class PlaylistStore:
@@ -170,7 +155,8 @@ class PlaylistStore:
         """Rewrite the CSV and its metadata atomically, then empty the journal."""
         with self._lock:
             lines = _csv_text(self.rows.values())
-            atomic_write_text(self.csv_path, lines)
+            self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.csv_path, lines)
             self.meta.update(meta)
             self.meta.update({
                 "schema_version": CSV_SCHEMA_VERSION,
@@ -180,7 +166,7 @@ class PlaylistStore:
                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "state": self.state,
             })  # fmt: skip
-            atomic_write_text(self.meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False) + "\n")
+            write_atomic(self.meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False) + "\n")
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None

@@ -13,13 +13,12 @@ import base64
 import hashlib
 import html
 import io
-import os
 import re
-import uuid
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+from spotidance.atomic import write_atomic
 from spotidance.errors import SpotidanceError
 
 #: Resolution of the PNG figures.
@@ -366,18 +365,6 @@ def render_html(data, tables: dict, pngs: dict[str, bytes]) -> str:
 # ------------------------------------------------------------------------------------- writing
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write through a temporary file beside ``path`` (default permissions), then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_report(out_dir: Path, *, tables: dict, pngs: dict[str, bytes], html: str) -> list[Path]:
     """Write the PNGs, the tables as CSV and, last, ``report.html``, each replaced atomically.
 
@@ -395,13 +382,13 @@ def write_report(out_dir: Path, *, tables: dict, pngs: dict[str, bytes], html: s
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, png in pngs.items():
-            _atomic_write(out_dir / name, png)
+            write_atomic(out_dir / name, png)
             written.append(out_dir / name)
         for name, table in tables.items():
             index = name == "summary"
-            _atomic_write(out_dir / f"{name}.csv", table.to_csv(index=index).encode("utf-8"))
+            write_atomic(out_dir / f"{name}.csv", table.to_csv(index=index).encode("utf-8"))
             written.append(out_dir / f"{name}.csv")
-        _atomic_write(out_dir / "report.html", html.encode("utf-8"))
+        write_atomic(out_dir / "report.html", html.encode("utf-8"))
         written.append(out_dir / "report.html")
     except OSError as exc:
         raise SpotidanceError(f"cannot write the report to {out_dir}: {exc.strerror or exc}; choose another --out") from None

@@ -462,17 +462,11 @@ def _render_job(job: tuple[str, int, int, float, str]) -> dict[str, Any]:
     genre, seed, index, duration, path = job
     audio, meta = render_clip(genre, seed=clip_seed(seed, genre, index), duration=duration)
     write_mp3(path, audio)
-    from spotidance.dataset import write_atomic
+    from spotidance.atomic import write_atomic
 
     # The ground truth beside the clip, written after it: a clip with its .json is complete.
     write_atomic(Path(path).with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
     return meta
-
-
-def _init_worker() -> None:
-    from spotidance.audio import init_worker_process
-
-    init_worker_process()
 
 
 def render_collection(
@@ -514,7 +508,7 @@ def render_collection(
     -------
     SynthSummary
     """
-    from spotidance.dataset import write_atomic
+    from spotidance.atomic import write_atomic
 
     for g in genres:
         _genre(g)
@@ -548,7 +542,10 @@ def render_collection(
 
     from tqdm import tqdm
 
-    n_workers = max(1, min(workers or (os.cpu_count() or 1), len(jobs) or 1))
+    from spotidance.audio import init_worker_process
+    from spotidance.prepare import default_workers
+
+    n_workers = max(1, min(workers or default_workers(), len(jobs) or 1))
     bar = tqdm(total=len(jobs), desc="rendering", unit="clip", disable=not progress or not jobs, leave=False)
     try:
         if n_workers == 1:
@@ -556,7 +553,7 @@ def render_collection(
                 metas[(job[0], job[2])] = _render_job(job)
                 bar.update(1)
         else:
-            with ProcessPoolExecutor(n_workers, initializer=_init_worker) as pool:
+            with ProcessPoolExecutor(n_workers, initializer=init_worker_process) as pool:
                 for job, meta in zip(jobs, pool.map(_render_job, jobs)):
                     metas[(job[0], job[2])] = meta
                     bar.update(1)

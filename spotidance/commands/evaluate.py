@@ -38,7 +38,7 @@ def command(model_dir: str, dataset: str, json_file: str | None, backend: str, q
         click.echo(f"note: {metrics['tracks_seen_in_training']} of these tracks were in the model's training or "
                    "validation split; their scores are not held-out scores", err=True)  # fmt: skip
     if json_file:
-        from spotidance.dataset import write_atomic
+        from spotidance.atomic import write_atomic
 
         Path(json_file).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(json_file), json.dumps(metrics, indent=1))

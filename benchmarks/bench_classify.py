@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: `spotidance classify` against the seed's way of classifying, in the same run.
 
-Builds an untrained model bundle (``spotidance.models.build_model`` when it exists, else a
+Builds an untrained model bundle (``spotidance.model.architectures.build_model`` when it exists, else a
 stand-in with the binary-1d layer stack; speed does not depend on the weights) and N 30 s stereo
 mp3s at 44.1 kHz rendered by ffmpeg, then times
 
@@ -57,7 +57,7 @@ print(int(np.argmax(probs)), n)
 
 def render_mp3s(folder: Path, n: int) -> list[Path]:
     """N 30 s stereo 44.1 kHz mp3s: 8 distinct renderings (tone + noise + beat), copied."""
-    from spotidance.audio import ffmpeg_exe
+    from spotidance.audio.decode import ffmpeg_exe
 
     folder.mkdir(parents=True, exist_ok=True)
     distinct = []
@@ -84,18 +84,18 @@ def build_bundle(out: Path, model_name: str) -> str:
     """Write an untrained bundle; returns where the model came from."""
     import keras
 
-    from spotidance.bundle import write_bundle
-    from spotidance.config import SpectrogramConfig
+    from spotidance.model.bundle import write_bundle
+    from spotidance.audio.config import SpectrogramConfig
 
     config = SpectrogramConfig()
     try:
-        from spotidance.models import build_model
+        from spotidance.model.architectures import build_model
 
         model = build_model(model_name, n_labels=len(LABELS), config=config)
-        source = f"spotidance.models.build_model({model_name!r})"
+        source = f"spotidance.model.architectures.build_model({model_name!r})"
     except ImportError:
         model = _stand_in_binary_1d(config)
-        source = "stand-in binary-1d stack (spotidance.models not available)"
+        source = "stand-in binary-1d stack (spotidance.model.architectures not available)"
     write_bundle(out, model=model, model_name=model_name, labels=LABELS, config=config,
                  training={"untrained": True}, metrics={}, split={"train": [], "validation": [], "test": []})
     return source
@@ -164,7 +164,7 @@ def main() -> int:
     parser.add_argument("--skip-seed-loop", action="store_true", help="do not time the seed's per-file loop")
     args = parser.parse_args()
 
-    from spotidance.prepare import default_workers
+    from spotidance.dataset.prepare import default_workers
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-classify-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def start_fake(tracks: int, latency: float) -> tuple[subprocess.Popen, dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakeservices", "--tracks", str(tracks), "--latency", str(latency)],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.helpers.fakeservices", "--tracks", str(tracks), "--latency", str(latency)],
                             cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
     info = json.loads(proc.stdout.readline())
     return proc, info
@@ -45,12 +45,12 @@ def start_fake(tracks: int, latency: float) -> tuple[subprocess.Popen, dict]:
 
 def baseline(playlist: str, out: Path) -> int:
     """A sequential collector built from the same parts as `collect`; returns the rows written."""
-    from spotidance.http import PacedSession
-    from spotidance.playlist_csv import PlaylistStore
-    from spotidance.previews import PreviewRejected, download
-    from spotidance.sources.deezer import DeezerClient, deezer_session, find_track
-    from spotidance.sources.reccobeats import BATCH, ReccoBeatsClient
-    from spotidance.sources.spotify import SpotifySource, row_object, track_fields
+    from spotidance.collect.http import PacedSession
+    from spotidance.core.playlist_csv import PlaylistStore
+    from spotidance.collect.previews import PreviewRejected, download
+    from spotidance.collect.sources.deezer import DeezerClient, deezer_session, find_track
+    from spotidance.collect.sources.reccobeats import BATCH, ReccoBeatsClient
+    from spotidance.collect.sources.spotify import SpotifySource, row_object, track_fields
 
     spotify = SpotifySource(PacedSession("spotify"))
     deezer = DeezerClient(deezer_session())
@@ -97,8 +97,8 @@ def main() -> int:
     try:
         os.environ.update(info["env"])
         os.environ["SPOTIDANCE_CACHE_DIR"] = str(tmp / "cache")
-        from spotidance.collect import collect
-        from spotidance.sources.spotify import PrivateTokenCache
+        from spotidance.collect.run import collect
+        from spotidance.collect.sources.spotify import PrivateTokenCache
 
         PrivateTokenCache().save_token_to_cache(info["token"])
         playlist = info["playlist"]
@@ -116,7 +116,7 @@ def main() -> int:
                 return [(r["track_id"], r["deezer_id"], r["tempo"], bool(r["preview_path"])) for r in csv.DictReader(fh)]
 
         same = key_cols(tmp / "base" / "baseline.csv") == key_cols(tmp / "ours" / "ours.csv")
-        from spotidance.tables import format_table
+        from spotidance.core.tables import format_table
 
         rows = [
             ("sequential baseline", n_base, round(t_base, 2), round(n_base / t_base, 1)),

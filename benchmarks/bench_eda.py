@@ -47,7 +47,7 @@ def make_csv(path: Path, *, labels: int, rows: int, features: int, seed: int = 0
 def baseline(data) -> tuple[float, dict]:
     from scipy.stats import mannwhitneyu
 
-    from spotidance.eda import holm
+    from spotidance.eda.run import holm
 
     start = time.perf_counter()
     frame, out = data.frame, {}
@@ -65,7 +65,7 @@ def baseline(data) -> tuple[float, dict]:
 
 
 def ours(data) -> tuple[float, dict]:
-    from spotidance.eda import compare_features
+    from spotidance.eda.run import compare_features
 
     start = time.perf_counter()
     _, pairwise = compare_features(data)
@@ -79,7 +79,7 @@ def main() -> int:
     args = parser.parse_args()
     labels, rows, features = (6, 60, 20) if args.quick else (23, 100, 71)
 
-    from spotidance import eda
+    from spotidance.eda import run as eda
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "table.csv"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: `prepare` against the seed's sequential librosa loop, in the same run.
 
-Renders N synthetic 30 s mp3 previews (spotidance.synth), then times
+Renders N synthetic 30 s mp3 previews (spotidance.synth.render), then times
 
 * baseline: the binary seed's loop, one file after another:
   ``librosa.load(path)`` (default 22,050 Hz) -> ``melspectrogram(n_mels=128)`` -> ``power_to_db(ref=1.0)``
@@ -45,7 +45,7 @@ def baseline(paths: list[Path]) -> float:
 
 
 def ours(folder: Path, out: Path, workers: int | None) -> float:
-    from spotidance.prepare import prepare
+    from spotidance.dataset.prepare import prepare
 
     start = time.perf_counter()
     summary = prepare([folder], out=out, workers=workers, progress=False)
@@ -61,8 +61,8 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="keep rendered audio here and reuse it")
     args = parser.parse_args()
 
-    from spotidance.prepare import default_workers
-    from spotidance.synth import render_collection
+    from spotidance.dataset.prepare import default_workers
+    from spotidance.synth.render import render_collection
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-prepare-"))
     audio_dir = args.workdir or tmp / "audio"

@@ -6,7 +6,7 @@ Builds a frame dataset of N synthetic 128x128 frames on disk (shards of 640 fram
 
 * baseline: the seeds' way: every frame loaded into one NumPy array in RAM, then
   ``model.fit(x, y, batch_size, shuffle=True)``;
-* spotidance: ``train``'s way: :class:`spotidance.train.FrameSequence` reads shuffled batches
+* spotidance: ``train``'s way: :class:`spotidance.model.train.FrameSequence` reads shuffled batches
   from the memory-mapped shards (``FrameDataset.read``) while Keras trains.
 
 Both fit a fresh model with the same seed and the model's default batch size, alternately for
@@ -36,8 +36,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def make_dataset(path: Path, *, n_frames: int, n_labels: int = 3, per_shard: int = 640, seed: int = 0) -> Path:
     import numpy as np
 
-    from spotidance.config import SpectrogramConfig
-    from spotidance.dataset import DatasetWriter
+    from spotidance.audio.config import SpectrogramConfig
+    from spotidance.dataset.frames import DatasetWriter
 
     config = SpectrogramConfig()
     writer = DatasetWriter(path, config)
@@ -77,7 +77,7 @@ def epoch_timer():
 def fresh_model(name: str, n_labels: int, lr: float):
     import keras
 
-    from spotidance.models import build_model
+    from spotidance.model.architectures import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(name, n_labels=n_labels)
@@ -88,8 +88,8 @@ def fresh_model(name: str, n_labels: int, lr: float):
 def run(name: str, ds, *, epochs: int, rounds: int) -> dict[str, float]:
     """Median training frames/s of both ways, alternating them ``rounds`` times (other load
     on the machine then hits both alike)."""
-    from spotidance.models import DEFAULTS
-    from spotidance.train import frame_sequence_class
+    from spotidance.model.architectures import DEFAULTS
+    from spotidance.model.train import frame_sequence_class
 
     defaults = DEFAULTS[name]
     n, y, n_labels = len(ds), ds.frame_labels, len(ds.labels)
@@ -125,8 +125,8 @@ def main() -> int:
         parser.error("--epochs must be at least 2 (the first epoch is excluded) and --rounds at least 1")
     n_frames = args.frames or (192 if args.quick else 1920)
 
-    from spotidance.dataset import FrameDataset
-    from spotidance.tables import format_table
+    from spotidance.dataset.frames import FrameDataset
+    from spotidance.core.tables import format_table
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         ds = FrameDataset.open(make_dataset(Path(tmp) / "frames", n_frames=n_frames))

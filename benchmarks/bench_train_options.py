@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark: the opt-in training options against the seed's settings, in the same run.
 
-Renders synthetic techno / EDM / drum-and-bass previews (spotidance.synth), frames them
-(spotidance.prepare), then trains each model with the seed's settings (the baseline) and with
+Renders synthetic techno / EDM / drum-and-bass previews (spotidance.synth.render), frames them
+(spotidance.dataset.prepare), then trains each model with the seed's settings (the baseline) and with
 each option alone, over several seeds (each seed: another split and initialisation), and prints
 the held-out test scores: track-level accuracy and macro-F1 (mean and spread over the seeds),
 frame-level accuracy, the difference from the baseline, the kept epoch's validation loss (lower:
@@ -42,8 +42,8 @@ VARIANTS: dict[str, dict] = {
 
 
 def build_data(root: Path, *, per_genre: int, duration: float) -> Path:
-    from spotidance import synth
-    from spotidance.prepare import prepare
+    from spotidance.synth import render as synth
+    from spotidance.dataset.prepare import prepare
 
     synth.render_collection(root / "audio", genres=GENRES, per_genre=per_genre, seed=0, duration=duration, progress=True)
     prepare([root / "audio" / f"{g}.csv" for g in GENRES], out=root / "frames", progress=True)
@@ -65,8 +65,8 @@ def main() -> int:
     per_genre = args.per_genre or (12 if args.quick else 24)
     duration = args.duration or (9.0 if args.quick else 30.0)
 
-    from spotidance.tables import format_table
-    from spotidance.train import train
+    from spotidance.core.tables import format_table
+    from spotidance.model.train import train
 
     with tempfile.TemporaryDirectory(prefix="bench-options-") as tmp:
         dataset = Path(args.dataset) if args.dataset else build_data(Path(tmp), per_genre=per_genre, duration=duration)

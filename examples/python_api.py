@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from spotidance import synth
-from spotidance.classify import classify, format_report
-from spotidance.prepare import format_summary, prepare
-from spotidance.train import train
+from spotidance.synth import render as synth
+from spotidance.classify.run import classify, format_report
+from spotidance.dataset.prepare import format_summary, prepare
+from spotidance.model.train import train
 
 
 def main(out: Path) -> None:

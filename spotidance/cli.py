@@ -5,7 +5,7 @@ Each subcommand lives in ``spotidance/commands/<name>.py`` and exposes a click c
 TensorFlow, seaborn, ...) is imported inside the command body, so ``spotidance --help`` and the
 light commands start fast.
 
-Every :class:`~spotidance.errors.SpotidanceError` becomes one line on stderr and a non-zero
+Every :class:`~spotidance.core.errors.SpotidanceError` becomes one line on stderr and a non-zero
 exit; Ctrl-C becomes a one-line note (exit 130). Work already saved stays saved.
 """
 
@@ -18,7 +18,7 @@ import sys
 import click
 
 from spotidance import __version__
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 
 #: subcommand name -> (module under spotidance.commands, one-line summary for the group's help)
 COMMANDS: dict[str, tuple[str, str]] = {

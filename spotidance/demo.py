@@ -2,12 +2,12 @@
 
 Stages, each a call into the module that does it for real:
 
-1. :func:`spotidance.synth.render_collection` renders labelled techno and EDM previews (30 s mp3s)
+1. :func:`spotidance.synth.render.render_collection` renders labelled techno and EDM previews (30 s mp3s)
    with a CSV per label in the ``collect`` format, plus a separate, differently seeded held-out set;
-2. :func:`spotidance.prepare.prepare` frames them into a dataset;
-3. :func:`spotidance.eda.run_report` writes the feature report comparing the two CSVs;
-4. :func:`spotidance.train.train` trains the binary 1D CNN with a track-level split;
-5. :func:`spotidance.classify.classify` labels the held-out files with the bundle (LiteRT).
+2. :func:`spotidance.dataset.prepare.prepare` frames them into a dataset;
+3. :func:`spotidance.eda.run.run_report` writes the feature report comparing the two CSVs;
+4. :func:`spotidance.model.train.train` trains the binary 1D CNN with a track-level split;
+5. :func:`spotidance.classify.run.classify` labels the held-out files with the bundle (LiteRT).
 
 Every stage is resumable: rerunning the demo into the same folder reuses what is there.
 """
@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 
 if TYPE_CHECKING:
-    from spotidance.classify import ClassifyReport
+    from spotidance.classify.run import ClassifyReport
 
 GENRES = ("techno", "edm")
 
@@ -74,10 +74,11 @@ def run_demo(
     """
     if per_genre < 8:
         raise SpotidanceError("--per-genre must be at least 8 so that every split gets tracks of both genres")
-    from spotidance import eda, synth
-    from spotidance.classify import classify
-    from spotidance.prepare import format_summary, prepare
-    from spotidance.train import train
+    from spotidance.eda import run as eda
+    from spotidance.synth import render as synth
+    from spotidance.classify.run import classify
+    from spotidance.dataset.prepare import format_summary, prepare
+    from spotidance.model.train import train
 
     start = time.perf_counter()
     out = Path(out)

@@ -1,4 +1,4 @@
-"""``spotidance classify``: label audio files with a model bundle (see :mod:`spotidance.classify`)."""
+"""``spotidance classify``: label audio files with a model bundle (see :mod:`spotidance.classify.run`)."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ def command(model_dir: str, paths: tuple[str, ...], fmt: str | None, output: str
     """
     import sys
 
-    from spotidance.classify import classify, format_for, format_report, write_output
-    from spotidance.errors import SpotidanceError
+    from spotidance.classify.run import classify, format_for, format_report, write_output
+    from spotidance.core.errors import SpotidanceError
 
     fmt = format_for(output, fmt)
     report = classify(model_dir, list(paths), workers=workers, backend=backend,

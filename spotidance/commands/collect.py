@@ -1,4 +1,4 @@
-"""``spotidance collect``: a playlist into a CSV with previews and features (see :mod:`spotidance.collect`)."""
+"""``spotidance collect``: a playlist into a CSV with previews and features (see :mod:`spotidance.collect.run`)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def command(playlist: str, label: str | None, out: str, market: str | None, limi
       spotidance collect https://open.spotify.com/playlist/3cEYpjA9oz9GiPac4AsH4n --label techno --out data
       spotidance collect deezer:playlist:9200461 --out data --features reccobeats
     """
-    from spotidance.collect import collect
+    from spotidance.collect.run import collect
 
     summary = collect(playlist, out=out, label=label, market=market, limit=limit, previews=not no_previews,
                       features=features, workers=workers, max_wait=max_wait, progress=not quiet)

@@ -24,9 +24,9 @@ def command(out: str, per_genre: int, epochs: int, seed: int, workers: int | Non
       spotidance demo --out spotidance-demo
       spotidance demo --per-genre 40 --epochs 15    # a bigger run
     """
-    from spotidance.classify import format_report
+    from spotidance.classify.run import format_report
     from spotidance.demo import run_demo
-    from spotidance.tables import format_table
+    from spotidance.core.tables import format_table
 
     result = run_demo(out, per_genre=per_genre, epochs=epochs, seed=seed, workers=workers, echo=click.echo)
     click.echo("")

@@ -1,4 +1,4 @@
-"""``spotidance eda``: compare labelled playlist CSVs (see :mod:`spotidance.eda`)."""
+"""``spotidance eda``: compare labelled playlist CSVs (see :mod:`spotidance.eda.run`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def command(inputs: tuple[str, ...], out: str, figures: bool, label_column: str,
       spotidance eda playlists/techno.csv playlists/edm.csv --out eda-report
       spotidance eda playlists/ --out eda-report    # every *.csv in the folder
     """
-    from spotidance.eda import format_ranking, run_report
+    from spotidance.eda.run import format_ranking, run_report
 
     result = run_report(list(inputs), out_dir=out, progress=not quiet, figures=figures, label_column=label_column)
     click.echo(format_ranking(result, top=top))

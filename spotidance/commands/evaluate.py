@@ -1,4 +1,4 @@
-"""``spotidance evaluate``: score a model bundle on a frame dataset (see :mod:`spotidance.evaluate`)."""
+"""``spotidance evaluate``: score a model bundle on a frame dataset (see :mod:`spotidance.model.evaluate`)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def command(model_dir: str, dataset: str, json_file: str | None, backend: str, q
     import sys
     from pathlib import Path
 
-    from spotidance.evaluate import evaluate, format_scores
+    from spotidance.model.evaluate import evaluate, format_scores
 
     metrics = evaluate(model_dir, dataset, backend=backend, progress=not quiet and sys.stderr.isatty())
     click.echo(format_scores(metrics, title=Path(dataset).name or "dataset"))
@@ -38,7 +38,7 @@ def command(model_dir: str, dataset: str, json_file: str | None, backend: str, q
         click.echo(f"note: {metrics['tracks_seen_in_training']} of these tracks were in the model's training or "
                    "validation split; their scores are not held-out scores", err=True)  # fmt: skip
     if json_file:
-        from spotidance.atomic import write_atomic
+        from spotidance.core.atomic import write_atomic
 
         Path(json_file).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(json_file), json.dumps(metrics, indent=1))

@@ -1,4 +1,4 @@
-"""``spotidance login``: Spotify login with PKCE, token cached privately (see :mod:`spotidance.sources.spotify`)."""
+"""``spotidance login``: Spotify login with PKCE, token cached privately (see :mod:`spotidance.collect.sources.spotify`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def command(redirect_uri: str | None, no_browser: bool, logout: bool, timeout: f
       spotidance login --no-browser --redirect-uri http://127.0.0.1:9090/callback
       spotidance login --logout
     """
-    from spotidance.sources.spotify import login, logout as forget, token_cache_path
+    from spotidance.collect.sources.spotify import login, logout as forget, token_cache_path
 
     if logout:
         click.echo("logged out" if forget() else "there was no cached login")

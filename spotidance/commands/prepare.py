@@ -1,4 +1,4 @@
-"""``spotidance prepare``: build a frame dataset (see :mod:`spotidance.prepare`)."""
+"""``spotidance prepare``: build a frame dataset (see :mod:`spotidance.dataset.prepare`)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: s
       spotidance prepare previews/techno.csv previews/edm.csv --out frames
       spotidance prepare my-music/ --out frames      # my-music/<label>/*.mp3
     """
-    from spotidance.config import SpectrogramConfig
-    from spotidance.prepare import format_summary, prepare
+    from spotidance.audio.config import SpectrogramConfig
+    from spotidance.dataset.prepare import format_summary, prepare
 
     summary = prepare(list(inputs), out=out, config=SpectrogramConfig(normalize=normalize), workers=workers, progress=not quiet)
     click.echo(format_summary(summary))

@@ -1,4 +1,4 @@
-"""``spotidance synth``: render labelled synthetic genre clips (see :mod:`spotidance.synth`)."""
+"""``spotidance synth``: render labelled synthetic genre clips (see :mod:`spotidance.synth.render`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def command(out: str, genres: str, per_genre: int, seed: int, duration: float, w
       spotidance synth clips --genres techno,edm,dnb --per-genre 30
       spotidance prepare clips/techno.csv clips/edm.csv clips/dnb.csv --out frames
     """
-    from spotidance.synth import format_summary, render_collection
+    from spotidance.synth.render import format_summary, render_collection
 
     names = [g.strip() for g in genres.split(",") if g.strip()]
     unknown = [g for g in names if g not in _GENRES]

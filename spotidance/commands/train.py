@@ -1,4 +1,4 @@
-"""``spotidance train``: train a CNN on a frame dataset (see :mod:`spotidance.train`)."""
+"""``spotidance train``: train a CNN on a frame dataset (see :mod:`spotidance.model.train`)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def command(dataset: str, model_name: str, out: str, epochs: int | None, batch_s
     """
     import sys
 
-    from spotidance.train import train
+    from spotidance.model.train import train
 
     train(
         dataset,

@@ -1,0 +1,1 @@
+"""Stage ``analyze``: tempo, key, loudness and the Beatport 2016 feature set from audio."""

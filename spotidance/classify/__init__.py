@@ -1,0 +1,1 @@
+"""Stage ``classify``: label local audio files with a model bundle."""

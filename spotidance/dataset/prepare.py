@@ -1,0 +1,325 @@
+"""``spotidance prepare``: audio files to a frame dataset, in parallel and incrementally.
+
+Inputs are either
+
+* CSV files written by ``collect`` (or ``synth``): one track per row; the label is the ``label``
+  column (else the file name), the audio is ``preview_path`` relative to the CSV's folder, the
+  artist is ``artist_id`` (else ``artist_name``); or
+* a folder with one sub-folder of audio files per label (searched recursively); the track id is
+  the file's path relative to that folder, and the artist is unknown.
+
+Each file is decoded and framed in a worker process (one per core by default); frames are
+committed to the dataset every ``commit_every`` tracks (see :mod:`spotidance.dataset.frames`), so
+Ctrl-C loses at most the tracks since the last commit and a rerun carries on from there. A track
+already in the dataset from the same, unchanged file is not decoded again, nor is a file that
+was already skipped for a reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spotidance.audio import decode as audio
+from spotidance.audio import spectrogram
+from spotidance.audio.config import SpectrogramConfig
+from spotidance.dataset.frames import DatasetWriter, FrameDataset
+from spotidance.core.errors import AudioDecodeError, SpotidanceError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackSource:
+    """One audio file to frame, with its label."""
+
+    track_id: str
+    label: str
+    artist: str
+    path: str
+    source_key: str
+
+
+@dataclasses.dataclass
+class PrepareSummary:
+    """What one ``prepare`` run did."""
+
+    dataset: Path
+    added: int
+    unchanged: int
+    relabelled: int
+    skipped: list[dict[str, str]]
+    previously_skipped: int
+    frames_per_label: dict[str, int]
+    tracks_per_label: dict[str, int]
+
+
+def source_key(path: Path) -> str:
+    """Identity of a file's current content: resolved path, size and modification time."""
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path.resolve()}|missing"
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def sources_from_inputs(inputs: list[str | os.PathLike]) -> tuple[list[TrackSource], list[dict[str, str]]]:
+    """Resolve CSVs and label folders into track sources.
+
+    Returns
+    -------
+    sources : list of TrackSource
+    problems : list of dict
+        ``path, source_key, reason`` for rows that name no usable file or repeat a track id.
+
+    Raises
+    ------
+    SpotidanceError
+        If an input does not exist, or is neither a CSV nor a folder.
+    """
+    sources: list[TrackSource] = []
+    problems: list[dict[str, str]] = []
+    if not inputs:
+        raise SpotidanceError("no input: give CSV files from `collect` or a folder with one sub-folder per label")
+    for raw in inputs:
+        item = Path(raw)
+        if not item.exists():
+            raise SpotidanceError(f"{item}: no such file or folder")
+        if item.is_dir():
+            found = _from_folder(item)
+        elif item.suffix.lower() == ".csv":
+            found, bad = _from_csv(item)
+            problems.extend(bad)
+        else:
+            raise SpotidanceError(f"{item}: expected a .csv file or a folder with one sub-folder per label")
+        sources.extend(found)
+    seen: set[str] = set()
+    unique: list[TrackSource] = []
+    for s in sources:
+        if s.track_id in seen:
+            problems.append({"path": s.path, "source_key": s.source_key, "reason": f"duplicate track id {s.track_id}"})
+            continue
+        seen.add(s.track_id)
+        unique.append(s)
+    return unique, problems
+
+
+def _from_folder(root: Path) -> list[TrackSource]:
+    out: list[TrackSource] = []
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for file in sorted(label_dir.rglob("*")):
+            if file.is_file() and audio.is_audio_path(file) and not file.name.startswith("."):
+                rel = file.relative_to(root).as_posix()
+                out.append(TrackSource(rel, label_dir.name, "", str(file), source_key(file)))
+    return out
+
+
+#: Why a row whose preview came from Spotify is not framed.
+SPOTIFY_PREVIEW_REASON = "Spotify preview: Spotify's terms forbid training models on its content (use a Deezer preview or your own file)"
+
+
+def _from_csv(file: Path) -> tuple[list[TrackSource], list[dict[str, str]]]:
+    try:
+        with open(file, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SpotidanceError(f"{file}: unreadable CSV ({exc.__class__.__name__})") from None
+    if rows and "track_id" not in rows[0]:
+        raise SpotidanceError(f"{file}: no track_id column; is this a CSV written by `spotidance collect`?")
+    out: list[TrackSource] = []
+    problems: list[dict[str, str]] = []
+    for row in rows:
+        track_id = (row.get("track_id") or "").strip()
+        label = (row.get("label") or "").strip() or file.stem
+        artist = (row.get("artist_id") or "").strip() or (row.get("artist_name") or "").strip()
+        rel = (row.get("preview_path") or "").strip()
+        if not track_id:
+            problems.append({"path": str(file), "source_key": f"{file}|row-without-id", "reason": "row without track_id"})
+            continue
+        if not rel:
+            problems.append({"path": f"{file}:{track_id}", "source_key": f"{file}|{track_id}|no-preview", "reason": "no preview file in the CSV"})
+            continue
+        if (row.get("preview_source") or "").strip() == "spotify":
+            # Spotify's Developer Policy forbids training models on Spotify content.
+            problems.append({"path": f"{file}:{track_id}", "source_key": f"{file}|{track_id}|spotify", "reason": SPOTIFY_PREVIEW_REASON})
+            continue
+        path = Path(rel) if Path(rel).is_absolute() else file.parent / rel
+        out.append(TrackSource(track_id, label, artist, str(path), source_key(path)))
+    return out, problems
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    audio.init_worker_process()
+
+
+def _frames_job(path: str, config: SpectrogramConfig) -> tuple[str, Any]:
+    """Worker: ``("ok", frames)`` or ``("skip", reason)`` for one file."""
+    try:
+        return "ok", spectrogram.file_frames(path, config=config)
+    except AudioDecodeError as exc:
+        return "skip", str(exc)
+    except MemoryError:
+        return "skip", "file too large to decode"
+    except Exception as exc:  # a decoder bug must not end the run: report it against the file
+        return "skip", f"unexpected error: {exc.__class__.__name__}: {str(exc)[:100]}"
+
+
+def prepare(
+    inputs: list[str | os.PathLike],
+    *,
+    out: str | os.PathLike,
+    config: SpectrogramConfig | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    commit_every: int = 64,
+) -> PrepareSummary:
+    """Build or extend the frame dataset at ``out`` from ``inputs``.
+
+    Parameters
+    ----------
+    inputs : list of path-like
+        CSV files from ``collect`` and/or folders with one sub-folder of audio per label.
+    out : path-like
+        Dataset folder; created, or extended when it exists with the same configuration.
+    config : SpectrogramConfig, optional
+        Spectrogram settings (defaults: the seed's).
+    workers : int, optional
+        Worker processes (default: the cores this process may use).
+    progress : bool
+        Show a progress bar on stderr.
+    commit_every : int
+        Tracks per atomic commit.
+
+    Returns
+    -------
+    PrepareSummary
+    """
+    config = config or SpectrogramConfig()
+    sources, problems = sources_from_inputs(list(inputs))
+    if not sources and not problems:
+        raise SpotidanceError("the input holds no audio files (a folder needs one sub-folder of audio files per label)")
+    writer = DatasetWriter(Path(out), config)
+    known, known_skips = writer.known(), writer.known_skips()
+
+    todo: list[TrackSource] = []
+    relabel: dict[str, str] = {}
+    unchanged = previously_skipped = 0
+    for s in sources:
+        entry = known.get(s.track_id)
+        if entry is not None and entry["source_key"] == s.source_key:
+            unchanged += 1
+            if entry["label"] != s.label:
+                relabel[s.track_id] = s.label
+        elif s.source_key in known_skips:
+            previously_skipped += 1
+        else:
+            todo.append(s)
+    new_problems = [p for p in problems if p["source_key"] not in known_skips]
+    previously_skipped += len(problems) - len(new_problems)
+    skipped: list[dict[str, str]] = list(new_problems)
+    if relabel or new_problems:
+        writer.commit([], skipped=new_problems, relabelled=relabel)
+
+    added = 0
+    buffer: list[tuple[dict[str, Any], np.ndarray]] = []
+    skip_buffer: list[dict[str, str]] = []
+
+    def flush() -> None:
+        nonlocal buffer, skip_buffer
+        if buffer or skip_buffer:
+            writer.commit(buffer, skipped=skip_buffer)
+        buffer, skip_buffer = [], []
+
+    bar = _progress(total=len(todo), enabled=progress)
+    try:
+        for source, (status, result) in zip(todo, _run_jobs(todo, config=config, workers=workers)):
+            if status == "ok":
+                buffer.append((dataclasses.asdict(source), result))
+                added += 1
+            else:
+                item = {"path": source.path, "source_key": source.source_key, "reason": result}
+                skip_buffer.append(item)
+                skipped.append(item)
+            if len(buffer) + len(skip_buffer) >= commit_every:
+                flush()
+            bar.update(1)
+        flush()
+    finally:
+        bar.close()
+    writer.write_track_table()
+
+    ds = FrameDataset.open(out)
+    tracks_per_label = Counter(t["label"] for t in ds.manifest["tracks"])
+    if len(ds) == 0:
+        raise SpotidanceError(f"no frames: all {len(skipped) + previously_skipped} input files were skipped (see the reasons above)")
+    return PrepareSummary(
+        dataset=Path(out),
+        added=added,
+        unchanged=unchanged,
+        relabelled=len(relabel),
+        skipped=skipped,
+        previously_skipped=previously_skipped,
+        frames_per_label=ds.frames_per_label(),
+        tracks_per_label={label: tracks_per_label.get(label, 0) for label in ds.labels},
+    )
+
+
+def _run_jobs(todo: list[TrackSource], *, config: SpectrogramConfig, workers: int | None):
+    """Yield ``(status, result)`` for each source, in order; parallel over processes."""
+    workers = workers or default_workers()
+    if workers <= 1 or len(todo) <= 1:
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread, as in the workers: the mel product's summation order, and so every
+        # float32 bit of the dataset, does not depend on --workers
+        with threadpool_limits(1):
+            for s in todo:
+                yield _frames_job(s.path, config)
+        return
+    import concurrent.futures as cf
+    import functools
+
+    pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_init_worker)
+    try:
+        yield from pool.map(functools.partial(_frames_job, config=config), [s.path for s in todo], chunksize=1)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def default_workers() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _progress(*, total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="framing", unit="track", disable=not enabled or total == 0, dynamic_ncols=True)
+
+
+def format_summary(summary: PrepareSummary) -> str:
+    """The closing summary as readable text tables."""
+    from spotidance.core.tables import format_table
+
+    lines = [f"dataset: {summary.dataset}"]
+    rows = [[label, summary.tracks_per_label.get(label, 0), frames] for label, frames in summary.frames_per_label.items()]
+    rows.append(["total", sum(summary.tracks_per_label.values()), sum(summary.frames_per_label.values())])
+    lines.append(format_table(rows, headers=["label", "tracks", "frames"]))
+    lines.append(
+        f"this run: {summary.added} tracks added, {summary.unchanged} already present"
+        + (f" ({summary.relabelled} relabelled)" if summary.relabelled else "")
+        + f", {len(summary.skipped)} skipped"
+        + (f", {summary.previously_skipped} skipped before and unchanged" if summary.previously_skipped else "")
+    )
+    if summary.skipped:
+        lines.append(format_table([[s["path"], s["reason"]] for s in summary.skipped], headers=["skipped file", "reason"]))
+    return "\n".join(lines)

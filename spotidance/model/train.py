@@ -1,0 +1,543 @@
+"""``spotidance train``: fit a CNN on a frame dataset, score it honestly, write a model bundle.
+
+The order of things is what makes the scores trustworthy:
+
+1. The dataset's tracks are split first (:func:`spotidance.model.split.split_tracks`: by track, or by
+   artist, stratified by label, 70/15/15, seeded); no track has frames on two sides.
+2. The model is fitted on the training frames only, streamed from the memory-mapped shards in
+   shuffled batches (:class:`FrameSequence`), so a dataset larger than RAM trains the same way.
+3. The epoch is chosen on the validation set only: the weights of the epoch with the lowest
+   validation loss are restored at the end (and, with a patience, training stops once the
+   validation loss has not improved for that many epochs).
+4. The test set is scored once, with those weights, per frame and per track
+   (:func:`spotidance.model.evaluate.score`).
+
+Everything lands in a bundle (:func:`spotidance.model.bundle.write_bundle`): the model, its LiteRT
+export, labels, spectrogram settings, the training settings and seed, ``metrics.json``, the
+split and two figures (``learning_curves.png``, ``confusion_matrix.png``).
+
+Keras, TensorFlow and matplotlib are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from spotidance.core.errors import SpotidanceError
+from spotidance.model.architectures import BN_MOMENTUM, DEFAULTS, check_model_name, check_options, model_options
+from spotidance.model.split import DEFAULT_FRACTIONS, SIDES, Split, check_no_leak, split_tracks
+
+#: Options ``train`` accepts besides its named arguments, with their defaults (the seeds' way).
+OPTIONS: dict[str, Any] = {
+    "standardize": False,  # per-mel-band Normalization layer adapted on the training frames
+    "pooling": "seed",  # "avg": global average pooling
+    "spec_augment": False,  # one random time mask and one mel-band mask per training frame
+    "class_weights": False,  # weight frames by inverse label frequency ("balanced")
+    "bn_momentum": BN_MOMENTUM,  # binary-1d's BatchNorm momentum (0.99: Keras' default)
+}
+
+#: Largest SpecAugment mask, as a fraction of the frame's height / width.
+MASK_FRACTION = 0.125
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` did.
+
+    Attributes
+    ----------
+    model_dir : pathlib.Path
+        The bundle written.
+    model_name : str
+    labels : list of str
+    split : Split
+    metrics : dict
+        The contents of ``metrics.json`` (``test``, ``validation``, ``history``, ...).
+    best_epoch : int
+        1-based epoch whose weights were kept.
+    epochs_run : int
+    seconds : float
+        Wall time of the whole call.
+    """
+
+    model_dir: Path
+    model_name: str
+    labels: list[str]
+    split: Split
+    metrics: dict[str, Any]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+
+    @property
+    def test_track_accuracy(self) -> float:
+        """Track-level accuracy on the held-out test set."""
+        return float(self.metrics["test"]["track"]["accuracy"])
+
+
+def train(
+    dataset: str | os.PathLike,
+    *,
+    model_name: str,
+    out: str | os.PathLike,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    seed: int = 0,
+    group_by_artist: bool = False,
+    patience: int | None | str = "model",
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    **options: Any,
+) -> TrainResult:
+    """Train ``model_name`` on the frame dataset, score it and write a model bundle to ``out``.
+
+    Parameters
+    ----------
+    dataset : path-like
+        A frame dataset from ``spotidance prepare`` with at least 2 labels of 3 tracks each.
+    model_name : {"binary-1d", "multiclass-2d"}
+    out : path-like
+        Bundle folder (new, empty, or an old bundle to replace).
+    epochs, batch_size, learning_rate : optional
+        Default: the model's seed settings (:data:`spotidance.model.architectures.DEFAULTS`).
+    seed : int
+        Seeds the split, the weights, the shuffling and the augmentation.
+    group_by_artist : bool
+        Keep each artist's tracks on one side of the split.
+    patience : int, None or "model"
+        Stop after this many epochs without a lower validation loss; ``None`` or 0 never stops
+        early; ``"model"``: the model's default. The best epoch's weights are kept either way.
+    fractions : (train, validation, test)
+        Shares of each label's tracks.
+    progress : bool
+        A tqdm bar per epoch on stderr.
+    echo : callable
+        Receives the summary lines (split, one line per epoch, score tables).
+    **options
+        ``standardize``, ``pooling``, ``spec_augment``, ``class_weights``, ``bn_momentum`` (see
+        :data:`OPTIONS`).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    SpotidanceError
+        Unknown model or option, bad numbers, an unusable ``out``, a dataset with too few
+        labels or tracks, a diverged training run.
+    """
+    started = time.perf_counter()
+    settings = _settings(model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, options=options)
+    out = Path(out)
+    _check_out(out)
+
+    from spotidance.dataset.frames import FrameDataset
+
+    ds = FrameDataset.open(dataset)
+    data = _prepare_data(ds, seed=seed, group_by_artist=group_by_artist, fractions=fractions)
+    labels, split = data["labels"], data["split"]
+    echo(_describe(data))
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from spotidance.model.architectures import build_model
+
+    keras.utils.set_random_seed(seed)
+    opts = settings["options"]
+    stats = channel_stats(ds, data["indices"]["train"]) if opts["standardize"] else None
+    model = build_model(model_name, n_labels=len(labels), config=ds.config, stats=stats, **model_options(opts))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=settings["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    best, history, fit_seconds = _fit(model, ds, data, settings=settings, seed=seed, progress=progress, echo=echo)
+    epochs_run = len(history.get("loss", []))
+    scores, predictions = _score_sides(model, ds, data, progress=progress)  # test: once, with the kept weights
+    metrics = {
+        "model_name": model_name,
+        "labels": labels,
+        "test": scores["test"],
+        "validation": scores["validation"],
+        "best_epoch": best.best_epoch,
+        "best_val_loss": best.best,
+        "epochs_run": epochs_run,
+        "stopped_early": bool(best.stopped),
+        "history": history,
+        "test_tracks": predictions["test"],
+        "sizes": data["sizes"],
+        "fit_seconds": fit_seconds,
+        "train_frames_per_second": len(data["indices"]["train"]) * epochs_run / fit_seconds if fit_seconds > 0 else None,
+    }
+    training = {
+        "model_name": model_name,
+        "seed": int(seed),
+        "epochs": settings["epochs"],
+        "epochs_run": epochs_run,
+        "best_epoch": best.best_epoch,
+        "batch_size": settings["batch_size"],
+        "optimizer": "adam",
+        "learning_rate": settings["learning_rate"],
+        "loss": "sparse_categorical_crossentropy",
+        "monitor": "val_loss",
+        "patience": settings["patience"],
+        "group_by_artist": bool(group_by_artist),
+        "fractions": list(split.fractions),
+        "options": opts,
+        "dataset": str(Path(dataset).resolve()),
+        "sizes": data["sizes"],
+        "keras_version": keras.__version__,
+    }
+    from spotidance.model.bundle import write_bundle
+
+    with tempfile.TemporaryDirectory(prefix="spotidance-figures-") as tmp:
+        figures = {
+            "learning_curves": plot_learning_curves(history, best_epoch=best.best_epoch, file=Path(tmp) / "learning_curves.png", title=model_name),
+            "confusion_matrix": plot_confusion(scores["test"], labels=labels, file=Path(tmp) / "confusion_matrix.png", title=f"{model_name}: test set"),
+        }
+        metrics["seconds"] = time.perf_counter() - started
+        write_bundle(out, model=model, model_name=model_name, labels=labels, config=ds.config, training=training,
+                     metrics=metrics, split=split.as_dict(), figures=figures)  # fmt: skip
+    from spotidance.model.evaluate import format_scores
+
+    echo(format_scores(scores["test"], title="test"))
+    echo(f"model bundle -> {out}  (best epoch {best.best_epoch} of {epochs_run}; figures and metrics.json inside)")
+    return TrainResult(out, model_name, labels, split, metrics, best.best_epoch, epochs_run, time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------------------------
+# settings and data
+
+
+def _fit(model, ds, data: dict[str, Any], *, settings: dict[str, Any], seed: int, progress: bool, echo: Callable[[str], None]):
+    """Fit on the training frames, validate every epoch; returns (best-epoch callback, history, seconds)."""
+    y, opts = data["y"], settings["options"]
+    train_idx, val_idx = data["indices"]["train"], data["indices"]["validation"]
+    weights = balanced_weights(y[train_idx], n_labels=len(data["labels"])) if opts["class_weights"] else None
+    Sequence = frame_sequence_class()
+    train_seq = Sequence(ds, train_idx, y[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed,
+                         spec_augment=opts["spec_augment"], class_weights=weights)  # fmt: skip
+    val_seq = Sequence(ds, val_idx, y[val_idx], batch_size=settings["batch_size"])
+    best = _best_epoch_callback(settings["patience"])
+    bar = _epoch_bar_callback(epochs=settings["epochs"], steps=len(train_seq), enabled=progress, echo=echo, best=best)
+    started = time.perf_counter()
+    history = model.fit(train_seq, validation_data=val_seq, epochs=settings["epochs"], verbose=0, callbacks=[best, bar])
+    seconds = time.perf_counter() - started
+    if best.best_epoch is None:
+        raise SpotidanceError("training diverged (the validation loss was never finite); try --standardize or a lower --learning-rate")
+    return best, {k: [float(v) for v in values] for k, values in history.history.items()}, seconds
+
+
+def _score_sides(model, ds, data: dict[str, Any], *, progress: bool):
+    """Scores and per-track predictions of the validation and test sides with the model's current weights."""
+    from spotidance.model.evaluate import predict_frames, score, track_predictions
+    from spotidance.model.runners import KerasRunner
+
+    predict = KerasRunner(model).predict  # eager calls: no tf.function retraced per batch shape
+    y, labels, track_ids = data["y"], data["labels"], ds.frame_track_ids
+    paths = {t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]}
+    scores, predictions = {}, {}
+    for side in ("validation", "test"):
+        idx = data["indices"][side]
+        probs = predict_frames(predict, ds, idx, progress=progress, desc=f"scoring {side}")
+        scores[side] = score(probs, y[idx], track_ids[idx], labels=labels)
+        predictions[side] = track_predictions(probs, y[idx], track_ids[idx], labels=labels, paths=paths)
+    return scores, predictions
+
+
+def _settings(model_name: str, *, epochs, batch_size, learning_rate, patience, options: dict[str, Any]) -> dict[str, Any]:
+    """Resolve the model's defaults and validate everything before any work is done."""
+    check_model_name(model_name)
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise SpotidanceError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
+    opts = {**OPTIONS, **options}
+    check_options(pooling=opts["pooling"], bn_momentum=opts["bn_momentum"])
+    for flag in ("standardize", "spec_augment", "class_weights"):
+        opts[flag] = bool(opts[flag])
+    opts["bn_momentum"] = float(opts["bn_momentum"])
+    defaults = DEFAULTS[model_name]
+    epochs = defaults.epochs if epochs is None else int(epochs)
+    batch_size = defaults.batch_size if batch_size is None else int(batch_size)
+    learning_rate = defaults.learning_rate if learning_rate is None else float(learning_rate)
+    patience = defaults.patience if patience == "model" else (int(patience) if patience else None)
+    if epochs < 1 or batch_size < 1:
+        raise SpotidanceError(f"epochs and batch size must be at least 1 (got {epochs} and {batch_size})")
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise SpotidanceError(f"the learning rate must be a positive number, got {learning_rate}")
+    if patience is not None and patience < 1:
+        raise SpotidanceError(f"patience must be positive (0 or none: never stop early), got {patience}")
+    return {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "patience": patience, "options": opts}
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an unusable bundle folder now, not after an hour of training."""
+    from spotidance.model.bundle import MANIFEST
+
+    if out.exists() and not out.is_dir():
+        raise SpotidanceError(f"--out {out}: exists and is not a folder; choose a new folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise SpotidanceError(f"--out {out}: folder is not empty and is not a model bundle; choose a new folder")
+
+
+def _prepare_data(ds, *, seed: int, group_by_artist: bool, fractions) -> dict[str, Any]:
+    """Labels in use, the split, frame indices per side and frame label ids."""
+    if len(ds) == 0:
+        raise SpotidanceError(f"dataset {ds.path} has no frames; add audio with `spotidance prepare`")
+    tracks = ds.manifest["tracks"]
+    counts = np.bincount(ds.frame_labels, minlength=len(ds.labels))
+    labels = [name for name, n in zip(ds.labels, counts) if n > 0]
+    if len(labels) < 2:
+        raise SpotidanceError(f"dataset {ds.path} has {len(labels)} label ({', '.join(labels)}); a classifier needs at least 2")
+    split = split_tracks(
+        [t["track_id"] for t in tracks],
+        [t["label"] for t in tracks],
+        artists=[t.get("artist", "") for t in tracks],
+        group_by_artist=group_by_artist,
+        fractions=fractions,
+        seed=seed,
+    )
+    check_no_leak(split.as_dict())
+    index = {name: i for i, name in enumerate(labels)}
+    y = np.array([index.get(name, -1) for name in ds.labels], dtype=np.int64)[ds.frame_labels]
+    indices = {side: np.flatnonzero(np.isin(ds.frame_track_ids, getattr(split, side))) for side in SIDES}
+    sizes = {side: {"tracks": len(getattr(split, side)), "frames": int(len(indices[side]))} for side in SIDES}
+    return {"labels": labels, "split": split, "y": y, "indices": indices, "sizes": sizes, "n_tracks": len(tracks), "n_frames": len(ds)}
+
+
+def _describe(data: dict[str, Any]) -> str:
+    from spotidance.core.tables import format_table
+
+    head = f"{data['n_frames']} frames of {data['n_tracks']} tracks, labels: {', '.join(data['labels'])}"
+    split: Split = data["split"]
+    how = "by artist" if split.group_by_artist else "by track"
+    rows = [[side, data["sizes"][side]["tracks"], data["sizes"][side]["frames"]] for side in SIDES]
+    return f"{head}; split {how} (seed {split.seed}):\n" + format_table(rows, headers=["side", "tracks", "frames"])
+
+
+def channel_stats(ds, indices: np.ndarray, *, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Per-mel-band mean and variance of the frames at ``indices``, read in chunks.
+
+    Returns
+    -------
+    mean, variance : numpy.ndarray
+        float64, ``(n_mels,)`` each.
+    """
+    total = np.zeros(ds.config.n_mels)
+    squares = np.zeros(ds.config.n_mels)
+    n = 0
+    for start in range(0, len(indices), chunk):
+        frames = ds.read(indices[start : start + chunk]).astype(np.float64)
+        total += frames.sum(axis=(0, 2))
+        squares += np.square(frames).sum(axis=(0, 2))
+        n += frames.shape[0] * frames.shape[2]
+    mean = total / max(n, 1)
+    return mean, np.maximum(squares / max(n, 1) - mean**2, 1e-6)
+
+
+def balanced_weights(y: np.ndarray, *, n_labels: int) -> np.ndarray:
+    """Per-label weights ``n / (n_labels * n_label)`` (scikit-learn's "balanced"); 0 for absent labels."""
+    counts = np.bincount(y, minlength=n_labels).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        w = np.where(counts > 0, len(y) / (n_labels * counts), 0.0)
+    return w.astype(np.float32)
+
+
+def spec_augment(frames: np.ndarray, *, rng: np.random.Generator, fraction: float = MASK_FRACTION) -> np.ndarray:
+    """One random mel-band mask and one time mask per frame, filled with the frame's mean (in place).
+
+    Mask widths are uniform in ``0 .. fraction * size``, after Park et al. (2019), SpecAugment.
+    """
+    n, n_mels, length = frames.shape
+    fill = frames.mean(axis=(1, 2))
+    for i in range(n):
+        f = int(rng.integers(0, int(n_mels * fraction) + 1))
+        f0 = int(rng.integers(0, n_mels - f + 1))
+        t = int(rng.integers(0, int(length * fraction) + 1))
+        t0 = int(rng.integers(0, length - t + 1))
+        frames[i, f0 : f0 + f, :] = fill[i]
+        frames[i, :, t0 : t0 + t] = fill[i]
+    return frames
+
+
+# --------------------------------------------------------------------------------------------
+# Keras pieces, built lazily (importing Keras takes seconds)
+
+_SEQUENCE_CLASS = None
+
+
+def frame_sequence_class():
+    """The :class:`FrameSequence` class (a ``keras.utils.PyDataset``), created on first use."""
+    global _SEQUENCE_CLASS
+    if _SEQUENCE_CLASS is not None:
+        return _SEQUENCE_CLASS
+    import keras
+
+    class FrameSequence(keras.utils.PyDataset):
+        """Batches of dataset frames read from disk by index (nothing is loaded up front).
+
+        Parameters
+        ----------
+        ds : FrameDataset
+        indices : numpy.ndarray
+            Global frame indices of this side.
+        y : numpy.ndarray
+            Their label ids.
+        batch_size : int
+        shuffle : bool
+            A new seeded order every epoch (training); else dataset order.
+        seed : int
+        spec_augment : bool
+            Mask each training frame (see :func:`spec_augment`).
+        class_weights : numpy.ndarray, optional
+            Per-label weights; batches then carry sample weights.
+        """
+
+        def __init__(self, ds, indices, y, *, batch_size, shuffle=False, seed=0, spec_augment=False, class_weights=None, **kwargs):
+            super().__init__(**kwargs)
+            self.ds, self.indices, self.y = ds, np.asarray(indices, np.int64), np.asarray(y, np.int64)
+            self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, int(seed)
+            self.augment, self.class_weights = spec_augment, class_weights
+            self.epoch = 0
+            self._order = self._make_order()
+
+        def _make_order(self) -> np.ndarray:
+            if not self.shuffle:
+                return np.arange(len(self.indices))
+            return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.indices))
+
+        def __len__(self) -> int:
+            return math.ceil(len(self.indices) / self.batch_size)
+
+        def __getitem__(self, i: int):
+            pick = self._order[i * self.batch_size : (i + 1) * self.batch_size]
+            frames = self.ds.read(self.indices[pick])
+            if self.augment:
+                spec_augment(frames, rng=np.random.default_rng([self.seed, self.epoch, i, 1]))
+            labels = self.y[pick]
+            if self.class_weights is not None:
+                return frames, labels, self.class_weights[labels]
+            return frames, labels
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self._order = self._make_order()
+
+    _SEQUENCE_CLASS = FrameSequence
+    return FrameSequence
+
+
+def _best_epoch_callback(patience: int | None):
+    """Tracks the lowest validation loss, keeps those weights, stops after ``patience`` bad epochs."""
+    import keras
+
+    class BestEpoch(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.best, self.best_epoch, self.weights, self.wait, self.stopped = math.inf, None, None, 0, False
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = float((logs or {}).get("val_loss", math.nan))
+            if math.isfinite(value) and value < self.best:
+                self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+                self.weights = self.model.get_weights()
+            else:
+                self.wait += 1
+                if patience and self.wait >= patience:
+                    self.model.stop_training = True
+                    self.stopped = True
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return BestEpoch()
+
+
+def _epoch_bar_callback(*, epochs: int, steps: int, enabled: bool, echo: Callable[[str], None], best):
+    """A tqdm bar per epoch (stderr) and one summary line per epoch through ``echo``."""
+    import keras
+    from tqdm import tqdm
+
+    class EpochBar(keras.callbacks.Callback):
+        bar = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False, disable=not enabled, dynamic_ncols=True)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if logs and "loss" in logs:
+                self.bar.set_postfix_str(f"loss {float(logs['loss']):.4f}", refresh=False)
+            self.bar.update(1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.close()
+            logs = logs or {}
+            parts = [f"{k} {float(logs[k]):.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs]
+            mark = "  *best so far" if best.best_epoch == epoch + 1 else ""
+            echo(f"epoch {epoch + 1}/{epochs}: " + "  ".join(parts) + mark)
+
+    return EpochBar()
+
+
+# --------------------------------------------------------------------------------------------
+# figures (matplotlib's object API with the Agg canvas: no pyplot, no display)
+
+
+def plot_learning_curves(history: dict[str, list[float]], *, best_epoch: int, file: Path, title: str = "") -> Path:
+    """Loss and accuracy per epoch, training vs validation, with the kept epoch marked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+        for prefix, name in (("", "training"), ("val_", "validation")):
+            values = history.get(prefix + key, [])
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
+        ax.axvline(best_epoch, color="grey", linestyle="--", label=f"kept: epoch {best_epoch}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.savefig(file, dpi=100)
+    return file
+
+
+def plot_confusion(scores: dict[str, Any], *, labels: list[str], file: Path, title: str = "") -> Path:
+    """Frame-level and track-level confusion matrices side by side, counts in the cells."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    size = 2.5 + 0.6 * len(labels)
+    fig = Figure(figsize=(2 * size + 1, size), layout="constrained")
+    FigureCanvasAgg(fig)
+    for ax, level in zip(fig.subplots(1, 2), ("frame", "track")):
+        matrix = np.asarray(scores[level]["confusion_matrix"], dtype=float).reshape(len(labels), len(labels))
+        ax.imshow(matrix, cmap="Blues")
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        top = matrix.max() if matrix.size else 0
+        for (r, c), v in np.ndenumerate(matrix):
+            ax.text(c, r, f"{int(v)}", ha="center", va="center", color="white" if v > top / 2 else "black")
+        acc = scores[level]["accuracy"]
+        ax.set_title(f"{level}s (accuracy {acc:.2f})" if acc is not None else f"{level}s")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(file, dpi=100)
+    return file

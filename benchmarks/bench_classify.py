@@ -164,7 +164,7 @@ def main() -> int:
     parser.add_argument("--skip-seed-loop", action="store_true", help="do not time the seed's per-file loop")
     args = parser.parse_args()
 
-    from spotidance.dataset.prepare import default_workers
+    from spotidance.core.workers import default_workers
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-classify-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="keep rendered audio here and reuse it")
     args = parser.parse_args()
 
-    from spotidance.dataset.prepare import default_workers
+    from spotidance.core.workers import default_workers
     from spotidance.synth.render import render_collection
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-prepare-"))

@@ -18,12 +18,14 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
+from spotidance.classify.run import ClassifyReport, classify
 from spotidance.core.errors import SpotidanceError
-
-if TYPE_CHECKING:
-    from spotidance.classify.run import ClassifyReport
+from spotidance.dataset.prepare import format_summary, prepare
+from spotidance.eda import run as eda
+from spotidance.model.train import train
+from spotidance.synth import render as synth
 
 GENRES = ("techno", "edm")
 
@@ -51,6 +53,7 @@ def run_demo(
     epochs: int = 8,
     seed: int = 0,
     workers: int | None = None,
+    progress: bool = False,
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
     """Run synth -> prepare -> eda -> train -> classify into ``out``.
@@ -69,16 +72,13 @@ def run_demo(
         Seed of the whole run.
     workers : int, optional
         Worker processes for rendering and framing.
+    progress : bool
+        Progress bars on stderr (rendering, framing, training).
     echo : callable
         Where progress lines go.
     """
     if per_genre < 8:
         raise SpotidanceError("--per-genre must be at least 8 so that every split gets tracks of both genres")
-    from spotidance.eda import run as eda
-    from spotidance.synth import render as synth
-    from spotidance.classify.run import classify
-    from spotidance.dataset.prepare import format_summary, prepare
-    from spotidance.model.train import train
 
     start = time.perf_counter()
     out = Path(out)
@@ -86,12 +86,12 @@ def run_demo(
     dataset, report, model = out / "frames", out / "report", out / "model"
 
     echo(f"[1/5] rendering {per_genre} synthetic 30 s previews per genre ({', '.join(GENRES)}) -> {audio_dir}")
-    synth.render_collection(audio_dir, genres=GENRES, per_genre=per_genre, seed=seed, duration=30.0, workers=workers, progress=True)
-    synth.render_collection(holdout_dir, genres=GENRES, per_genre=holdout_per_genre, seed=seed + 1000, duration=30.0, workers=workers, progress=True)
+    synth.render_collection(audio_dir, genres=GENRES, per_genre=per_genre, seed=seed, duration=30.0, workers=workers, progress=progress)
+    synth.render_collection(holdout_dir, genres=GENRES, per_genre=holdout_per_genre, seed=seed + 1000, duration=30.0, workers=workers, progress=progress)
     csvs = [audio_dir / f"{g}.csv" for g in GENRES]
 
     echo(f"[2/5] framing into 128x128 log-mel frames -> {dataset}")
-    summary = prepare(csvs, out=dataset, workers=workers, progress=True)
+    summary = prepare(csvs, out=dataset, workers=workers, progress=progress)
     echo(format_summary(summary))
 
     echo(f"[3/5] feature report -> {report}")
@@ -101,11 +101,11 @@ def run_demo(
     # BatchNorm momentum 0.9 instead of the seed's 0.99: on a dataset this small the seed's
     # moving statistics do not catch up within a few epochs (measured in docs/train.md).
     echo(f"[4/5] training the binary 1D CNN ({epochs} epochs, BatchNorm momentum 0.9 for small data) -> {model}")
-    train(dataset, model_name="binary-1d", out=model, epochs=epochs, seed=seed, echo=echo, bn_momentum=0.9)
+    train(dataset, model_name="binary-1d", out=model, epochs=epochs, seed=seed, echo=echo, bn_momentum=0.9, progress=progress)
 
     echo(f"[5/5] classifying {2 * holdout_per_genre} held-out clips the model never saw")
     files = sorted(p for g in GENRES for p in (holdout_dir / g).glob("*.mp3"))
-    classified = classify(model, [str(p) for p in files], workers=workers)
+    classified = classify(model, [str(p) for p in files], workers=workers, progress=progress)
     correct = sum(1 for t in classified.tracks if Path(t.path).parent.name == t.label)
     accuracy = correct / len(files) if files else 0.0
     return DemoResult(out, audio_dir, dataset, report / "report.html", model, holdout_dir, accuracy, classified, time.perf_counter() - start)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spotidance.core.errors import AudioDecodeError, SpotidanceError
+from spotidance.core.errors import AudioDecodeError, SpotidanceError, short_reason
 
 #: File name extensions treated as audio when a folder is scanned (lower case, with the dot).
 AUDIO_EXTENSIONS: tuple[str, ...] = (".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".aiff", ".aif", ".wma")
@@ -118,7 +118,7 @@ def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
-        raise AudioDecodeError(f"corrupt audio ({_short(exc)})") from None
+        raise AudioDecodeError(f"corrupt audio ({short_reason(exc)})") from None
     declared = int(info.frames)
     if 0 < declared and data.shape[0] < TRUNCATION_TOLERANCE * declared:
         raise AudioDecodeError(
@@ -156,35 +156,3 @@ def _decode_ffmpeg(path: Path, *, sample_rate: int) -> np.ndarray:
     if proc.returncode != 0 or not proc.stdout:
         raise AudioDecodeError("not a readable audio file")
     return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:120]
-
-
-def init_worker_process() -> None:
-    """Initialiser for worker processes that decode and frame audio.
-
-    Parallelism comes from the processes, so each uses one BLAS thread (two processes of two
-    threads each on two cores run slower than two of one), and native stderr is silenced.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        pass
-    silence_native_stderr()
-
-
-def silence_native_stderr() -> None:
-    """Send this process's C-level stderr to /dev/null.
-
-    For worker-process initialisers: libmpg123 prints resync notes for damaged mp3s straight to
-    file descriptor 2, which would tear through progress bars. Python-level errors still travel
-    back to the parent as exceptions.
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)

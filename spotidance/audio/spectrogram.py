@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Any
 
 import numpy as np
 
+from spotidance.audio import decode as audio
 from spotidance.audio.config import SpectrogramConfig
 from spotidance.core.errors import AudioDecodeError
 
@@ -212,8 +214,6 @@ def file_frames(path: str | os.PathLike, *, config: SpectrogramConfig) -> np.nda
     AudioDecodeError
         If the file cannot be decoded, or is shorter than one frame.
     """
-    from spotidance.audio import decode as audio
-
     y = audio.load(path, sample_rate=config.sample_rate)
     out = frames_from_audio(y, config=config)
     if len(out) == 0:
@@ -223,3 +223,13 @@ def file_frames(path: str | os.PathLike, *, config: SpectrogramConfig) -> np.nda
     return out
 
 
+def frames_or_reason(path: str, *, config: SpectrogramConfig) -> tuple[str, Any]:
+    """For worker processes: ``("ok", frames)`` or ``("skip", reason)`` for one file, never an exception."""
+    try:
+        return "ok", file_frames(path, config=config)
+    except AudioDecodeError as exc:
+        return "skip", str(exc)
+    except MemoryError:
+        return "skip", "file too large to decode"
+    except Exception as exc:  # a decoder bug must not end the run: report it against the file
+        return "skip", f"unexpected error: {exc.__class__.__name__}: {str(exc)[:100]}"

@@ -22,27 +22,30 @@ Files that cannot be decoded, or are shorter than one frame (2.97 s by default),
 from __future__ import annotations
 
 import dataclasses
-import glob
+import functools
 import itertools
 import json
 import os
 import time
-from collections import deque
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
+from spotidance.audio.files import Skipped, find_audio_files
+from spotidance.audio.spectrogram import frames_or_reason
+from spotidance.core.atomic import write_atomic
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.progress import bar as progress_bar
+from spotidance.core.tables import format_table
+from spotidance.core.workers import default_workers, map_ordered
+from spotidance.model.bundle import load_runner, read_bundle
 
 #: Output formats of :func:`format_report`.
 FORMATS: tuple[str, ...] = ("table", "csv", "json")
 
 #: Frames per inference call (tracks are grouped until a batch is full).
 BATCH_FRAMES = 64
-
-_GLOB_CHARS = frozenset("*?[")
-
 
 @dataclasses.dataclass(frozen=True)
 class TrackResult:
@@ -64,14 +67,6 @@ class TrackResult:
     label: str
     probabilities: dict[str, float]
     frames: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Skipped:
-    """A path that could not be classified, and why."""
-
-    path: str
-    reason: str
 
 
 @dataclasses.dataclass
@@ -100,78 +95,6 @@ class ClassifyReport:
     tracks: list[TrackResult]
     skipped: list[Skipped]
     seconds: float
-
-
-# --------------------------------------------------------------------------------------------
-# finding files
-
-
-def find_audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[str], list[Skipped]]:
-    """Expand files, folders and glob patterns into audio files.
-
-    Parameters
-    ----------
-    paths : iterable of path-like
-        A file is taken as it is, whatever its extension (decoding says whether it is audio).
-        A folder contributes every file with an audio extension
-        (:data:`spotidance.audio.decode.AUDIO_EXTENSIONS`) below it, hidden ones excepted, sorted.
-        A path that does not exist but contains ``*``, ``?`` or ``[`` is a glob pattern
-        (``**`` matches folders recursively); folders it matches are searched as above.
-
-    Returns
-    -------
-    files : list of str
-        Without repeats (the same file reached twice is classified once), in the order found.
-    problems : list of Skipped
-        Paths that name nothing, and folders or patterns without audio files.
-    """
-    from spotidance.audio.decode import is_audio_path
-
-    files: list[str] = []
-    problems: list[Skipped] = []
-    seen: set[str] = set()
-
-    def add(file: str) -> None:
-        key = os.path.realpath(file)
-        if key not in seen:
-            seen.add(key)
-            files.append(file)
-
-    for raw in paths:
-        item = os.fspath(raw)
-        if os.path.isfile(item):
-            add(item)
-        elif os.path.isdir(item):
-            found = _scan_folder(item, is_audio_path)
-            if not found:
-                problems.append(Skipped(item, "folder holds no audio files"))
-            for file in found:
-                add(file)
-        elif _GLOB_CHARS & set(item):
-            matches = sorted(glob.glob(item, recursive=True))
-            found = []
-            for match in matches:
-                if os.path.isdir(match):
-                    found.extend(_scan_folder(match, is_audio_path))
-                elif os.path.isfile(match) and is_audio_path(match):
-                    found.append(match)
-            if not found:
-                problems.append(Skipped(item, "no audio files match this pattern"))
-            for file in found:
-                add(file)
-        elif os.path.lexists(item):
-            problems.append(Skipped(item, "not a regular file or folder"))
-        else:
-            problems.append(Skipped(item, "no such file or folder"))
-    return files, problems
-
-
-def _scan_folder(folder: str, is_audio) -> list[str]:
-    out: list[str] = []
-    for root, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith(".") and is_audio(n))
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,16 +137,13 @@ def classify(
     SpotidanceError
         If the bundle cannot be read or its model cannot run.
     """
-    from spotidance.model.bundle import read_bundle
-    from spotidance.model.bundle import load_runner
-
     started = time.perf_counter()
     bundle = read_bundle(model_dir)
     files, skipped = find_audio_files(paths)
-    n_workers = max(1, min(workers or _default_workers(), len(files)))
+    n_workers = max(1, min(workers or default_workers(), len(files)))
 
     tracks: list[TrackResult] = []
-    bar = _progress(total=len(files), enabled=progress)
+    bar = progress_bar(enabled=progress and len(files) > 1, total=len(files), desc="classifying", unit="file")
     jobs = _frames_in_order(files, config=bundle.config, workers=n_workers)
     try:
         # The pool's processes start on the first next(): before Keras (and TensorFlow's
@@ -303,70 +223,11 @@ def _frames_in_order(files: list[str], *, config, workers: int) -> Iterator[tupl
     """Yield ``(path, ("ok", frames) | ("skip", reason))`` per file, in order.
 
     With ``workers > 1``, a process pool decodes ahead of the consumer, at most ``4 * workers``
-    files at a time, so memory stays bounded however many files there are.
+    files at a time (:func:`spotidance.core.workers.map_ordered`), so memory stays bounded however
+    many files there are.
     """
-    from spotidance.dataset.prepare import _frames_job, _init_worker
-
-    if workers <= 1:
-        from threadpoolctl import threadpool_limits
-
-        from spotidance.model.runners import quiet_native_stderr
-
-        for path in files:
-            with threadpool_limits(1), quiet_native_stderr():
-                result = _frames_job(path, config)
-            yield path, result
-        return
-
-    import concurrent.futures as cf
-    from concurrent.futures.process import BrokenProcessPool
-
-    pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
-    try:
-        window: deque = deque()
-        todo = iter(files)
-        for path in todo:
-            window.append((path, pool.submit(_frames_job, path, config)))
-            if len(window) >= 4 * workers:
-                break
-        while window:
-            path, future = window.popleft()
-            nxt = next(todo, None)
-            if nxt is not None:
-                window.append((nxt, pool.submit(_frames_job, nxt, config)))
-            try:
-                result = future.result()
-            except BrokenProcessPool:
-                raise SpotidanceError(
-                    f"a decoding process died while reading {path} (out of memory?); retry with --workers 1"
-                ) from None
-            yield path, result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _default_workers() -> int:
-    from spotidance.dataset.prepare import default_workers
-
-    return default_workers()
-
-
-def _progress(*, total: int, enabled: bool):
-    if not enabled or total <= 1:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="classifying", unit="file", dynamic_ncols=True)
-
-
-class _NoBar:
-    """Stands in for a tqdm bar when there is none (and spares the import)."""
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+    job = functools.partial(frames_or_reason, config=config)
+    yield from zip(files, map_ordered(job, files, workers=workers, what="a file"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,8 +260,6 @@ def format_report(report: ClassifyReport, *, fmt: str = "table") -> str:
 
 
 def _format_table(report: ClassifyReport) -> str:
-    from spotidance.core.tables import format_table
-
     headers = ["file", "label", *[f"p_{label}" for label in report.labels], "frames"]
     rows = [[t.path, t.label, *[f"{t.probabilities[label]:.3f}" for label in report.labels], t.frames] for t in report.tracks]
     return format_table(rows, headers=headers) + "\n"
@@ -432,8 +291,6 @@ def _format_json(report: ClassifyReport) -> str:
 
 def write_output(text: str, *, output: str | os.PathLike) -> Path:
     """Write ``text`` to ``output`` atomically (a temporary file, then ``os.replace``)."""
-    from spotidance.core.atomic import write_atomic
-
     out = Path(output)
     if out.is_dir():
         raise SpotidanceError(f"--output {out}: is a folder; give a file name")

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import requests
 
-from spotidance.collect.http import PacedSession, ServiceUnavailable, raise_for_rate_limit
+from spotidance.audio.decode import load
+from spotidance.collect.http import PacedSession, raise_for_rate_limit, ServiceUnavailable
+from spotidance.core.errors import AudioDecodeError
+
 
 #: Largest preview accepted, in bytes (a 30 s mp3 at 320 kb/s is about 1.2 MB).
 MAX_PREVIEW_BYTES = 5 * 1024 * 1024
@@ -31,9 +34,6 @@ class PreviewExpired(PreviewRejected):
 
 def check_audio(path: str | os.PathLike) -> str | None:
     """``None`` if ``path`` decodes as audio, else the reason (truncated, corrupt, silent, ...)."""
-    from spotidance.audio.decode import load
-    from spotidance.core.errors import AudioDecodeError
-
     try:
         load(path, sample_rate=44100)
     except AudioDecodeError as exc:

@@ -20,7 +20,6 @@ message saying when to rerun.
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 import unicodedata
@@ -31,11 +30,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from spotidance.core.errors import SpotidanceError
+from spotidance.analyze.features import compute_features
 from spotidance.collect.http import DEFAULT_MAX_WAIT, Limits, PacedSession, RateLimited, ServiceUnavailable
-from spotidance.core.playlist_csv import PlaylistStore, find_label
+from spotidance.collect.previews import check_audio, download, PreviewRejected
+from spotidance.collect.sources import parse_playlist, PlaylistRef
+from spotidance.collect.sources.deezer import deezer_session, DeezerClient, find_track
+from spotidance.collect.sources.reccobeats import BATCH, ReccoBeatsClient
+from spotidance.collect.sources.spotify import FEATURES_BATCH, FeaturesForbidden, row_object, SpotifySource, track_fields
+from spotidance.core import progress
+from spotidance.core.errors import SpotidanceError, short_reason
+from spotidance.core.playlist_csv import find_label, PlaylistStore
 from spotidance.core.schema import AUDIO_FEATURES
-from spotidance.collect.sources import PlaylistRef, parse_playlist
+from spotidance.core.tables import format_table
+from spotidance.core.workers import default_workers
+
 
 FEATURE_CHOICES = ("auto", "spotify", "reccobeats", "local", "none")
 #: Exit code when a service stops the run (quota, long Retry-After, outage); progress is saved.
@@ -61,8 +69,6 @@ class Summary:
 
     def table(self) -> str:
         """The closing summary as an aligned table."""
-        from spotidance.core.tables import format_table
-
         rows: list[tuple[str, int]] = [("tracks", self.tracks), ("with a preview", self.with_preview)]
         rows += [(f"preview from {k}", v) for k, v in sorted(self.preview_sources.items())]
         rows += [(f"no preview: {k}", v) for k, v in sorted(self.preview_misses.items())]
@@ -118,8 +124,6 @@ class Collector:
     def session(self, service: str) -> PacedSession:
         if service not in self._sessions:
             if service == "deezer":
-                from spotidance.collect.sources.deezer import deezer_session
-
                 self._sessions[service] = deezer_session(limits=self.limits, notify=self.notify, pool_size=self.workers + 4)
             else:
                 self._sessions[service] = PacedSession(service, limits=self.limits, notify=self.notify, pool_size=self.workers + 4)
@@ -128,24 +132,18 @@ class Collector:
     @property
     def spotify(self):
         if self._spotify is None:
-            from spotidance.collect.sources.spotify import SpotifySource
-
             self._spotify = SpotifySource(self.session("spotify"), market=self.market)
         return self._spotify
 
     @property
     def deezer(self):
         if self._deezer is None:
-            from spotidance.collect.sources.deezer import DeezerClient
-
             self._deezer = DeezerClient(self.session("deezer"))
         return self._deezer
 
     @property
     def reccobeats(self):
         if self._reccobeats is None:
-            from spotidance.collect.sources.reccobeats import ReccoBeatsClient
-
             self._reccobeats = ReccoBeatsClient(self.session("reccobeats"))
         return self._reccobeats
 
@@ -248,7 +246,7 @@ class Collector:
         kept = int(listing.get("rows") or 0)
         if len(store.rows) > kept:  # rows of a page cut short by a kill: that page is listed again
             store.drop(list(store.rows)[kept:])
-        bar = _bar(self.progress, desc="listing", unit="track", initial=offset)
+        bar = progress.bar(enabled=self.progress, desc="listing", unit="track", initial=offset)
         complete = False
         try:
             pages = self._spotify_pages(offset) if self.ref.service == "spotify" else self._deezer_pages(offset)
@@ -272,8 +270,6 @@ class Collector:
             bar.close()
 
     def _spotify_pages(self, offset: int):
-        from spotidance.collect.sources.spotify import row_object, track_fields
-
         for rows, next_offset, total in self.spotify.iter_pages(self.ref.id, offset=offset):
             fields_list, reasons = [], Counter()
             for row in rows:
@@ -319,7 +315,7 @@ class Collector:
         for stale in (self.out / self.store.label).glob(".*.part.mp3"):  # left by a killed run
             stale.unlink(missing_ok=True)
         todo = [tid for tid in selected if self._needs_preview(tid)]
-        bar = _bar(self.progress, desc="previews", unit="track", total=len(selected), initial=len(selected) - len(todo))
+        bar = progress.bar(enabled=self.progress, desc="previews", unit="track", total=len(selected), initial=len(selected) - len(todo))
         try:
             self._run_pool(todo, self._preview_one, bar)
         finally:
@@ -366,7 +362,6 @@ class Collector:
         row = dict(store.rows[tid])
         dest = self._preview_file(tid)
         rel = dest.relative_to(self.out).as_posix()
-        from spotidance.collect.previews import PreviewRejected, check_audio, download
 
         # A file left by a killed run: keep it if it decodes.
         reuse = dest.is_file() and check_audio(dest) is None
@@ -412,8 +407,6 @@ class Collector:
 
     def _deezer_track(self, tid: str, row: dict[str, str]) -> dict | None:
         """The Deezer track (with a fresh preview URL) for a row, recording what it links."""
-        from spotidance.collect.sources.deezer import find_track
-
         store = self.store
         if row.get("deezer_id"):
             track = self.deezer.track(row["deezer_id"])
@@ -444,7 +437,7 @@ class Collector:
                 raise SpotidanceError("--features spotify needs a Spotify playlist; use --features auto or reccobeats")
             chain.remove("spotify")
         todo = [tid for tid in selected if not self.store.rows[tid].get("features_source")]
-        bar = _bar(self.progress, desc="features", unit="track", total=len(selected), initial=len(selected) - len(todo))
+        bar = progress.bar(enabled=self.progress, desc="features", unit="track", total=len(selected), initial=len(selected) - len(todo))
         try:
             for source in chain:
                 tried = self.store.state.get("features_tried") or {}
@@ -470,8 +463,6 @@ class Collector:
         self.store.set_state("features_tried", {t: sorted(set(tried.get(t) or []) | {source}) for t in tids}, merge=True)
 
     def _features_spotify(self, tids: list[str], bar) -> None:
-        from spotidance.collect.sources.spotify import FEATURES_BATCH, FeaturesForbidden
-
         batches = [tids[i : i + FEATURES_BATCH] for i in range(0, len(tids), FEATURES_BATCH)]
         forbidden = threading.Event()
 
@@ -491,13 +482,11 @@ class Collector:
             self._tried(batch, "spotify")
 
         one(batches[0])  # alone first: a 403 here spares every other batch
-        self._run_pool(batches[1:], one, _NoBar(), workers=2)
+        self._run_pool(batches[1:], one, progress.NoBar(), workers=2)
         if forbidden.is_set():
             self.summary_notes.append("Spotify audio features: refused (403), remembered for the run")
 
     def _features_reccobeats(self, tids: list[str], bar) -> None:
-        from spotidance.collect.sources.reccobeats import BATCH
-
         keyed: dict[str, str] = {}
         for tid in tids:
             row = self.store.rows[tid]
@@ -514,7 +503,7 @@ class Collector:
                 bar.update(1)
             self._tried([keyed[k] for k in batch], "reccobeats")
 
-        self._run_pool(batches, one, _NoBar(), workers=2)
+        self._run_pool(batches, one, progress.NoBar(), workers=2)
 
     def _features_local(self, tids: list[str], bar) -> None:
         with_audio = [t for t in tids if self.store.rows[t].get("preview_path") and (self.out / self.store.rows[t]["preview_path"]).is_file()]
@@ -522,27 +511,19 @@ class Collector:
             if not self.previews:
                 self.summary_notes.append("local features need the previews: rerun without --no-previews")
             return
-        try:
-            from spotidance.analyze.features import compute_features
-        except ImportError:
-            self.summary_notes.append("local features: spotidance.analyze.features is not installed")
-            return
-
         def one(tid: str) -> None:
             path = self.out / self.store.rows[tid]["preview_path"]
             try:
                 values = compute_features(str(path))
             except (SpotidanceError, ValueError, RuntimeError, MemoryError) as exc:
-                self.summary_notes.append(f"local features failed for {tid}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                self.summary_notes.append(f"local features failed for {tid}: {short_reason(exc)}")
                 values = None
             if values:
                 self._record_features(tid, values, "local")
                 bar.update(1)
             self._tried([tid], "local")
 
-        from spotidance.dataset.prepare import default_workers
-
-        self._run_pool(with_audio, one, _NoBar(), workers=min(4, default_workers()))
+        self._run_pool(with_audio, one, progress.NoBar(), workers=min(4, default_workers()))
 
     # -- summary ----------------------------------------------------------------------------
     def _summary(self, selected: list[str]) -> Summary:
@@ -564,30 +545,8 @@ class Collector:
         return summary
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-
 def _notify(message: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(f"spotidance: {message}", file=sys.stderr)
-
-
-def _bar(progress: bool, **kwargs):
-    from tqdm import tqdm
-
-    lock = threading.Lock()
-    bar = tqdm(disable=not progress, file=sys.stderr, dynamic_ncols=True, **kwargs)
-    update = bar.update
-
-    def safe_update(n: int = 1) -> None:
-        with lock:
-            update(n)
-
-    bar.update = safe_update  # type: ignore[method-assign]
-    return bar
+    progress.write(f"spotidance: {message}")
 
 
 def collect(
@@ -601,7 +560,7 @@ def collect(
     features: str = "auto",
     workers: int = 8,
     max_wait: float = DEFAULT_MAX_WAIT,
-    progress: bool = True,
+    progress: bool = False,
     notify: Callable[[str], None] | None = None,
 ) -> Summary:
     """Collect a playlist into ``out/<label>.csv`` (and previews under ``out/<label>/``).

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+from spotidance.classify.run import classify, format_for, format_report, write_output
+from spotidance.core import progress
+from spotidance.core.errors import SpotidanceError
+
 
 @click.command("classify")
 @click.argument("model_dir", type=click.Path(path_type=str))
@@ -35,14 +39,10 @@ def command(model_dir: str, paths: tuple[str, ...], fmt: str | None, output: str
       spotidance classify model/ ~/Music/techno "downloads/**/*.m4a"
       spotidance classify model/ my-music/ --output labels.csv
     """
-    import sys
-
-    from spotidance.classify.run import classify, format_for, format_report, write_output
-    from spotidance.core.errors import SpotidanceError
 
     fmt = format_for(output, fmt)
     report = classify(model_dir, list(paths), workers=workers, backend=backend,
-                      progress=not quiet and sys.stderr.isatty())
+                      progress=progress.wanted(quiet=quiet))
     text = format_report(report, fmt=fmt)
     if output:
         write_output(text, output=output)

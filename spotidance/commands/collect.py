@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from spotidance.collect.run import collect
+from spotidance.core import progress
+
 
 @click.command("collect")
 @click.argument("playlist")
@@ -35,10 +38,8 @@ def command(playlist: str, label: str | None, out: str, market: str | None, limi
       spotidance collect https://open.spotify.com/playlist/3cEYpjA9oz9GiPac4AsH4n --label techno --out data
       spotidance collect deezer:playlist:9200461 --out data --features reccobeats
     """
-    from spotidance.collect.run import collect
-
     summary = collect(playlist, out=out, label=label, market=market, limit=limit, previews=not no_previews,
-                      features=features, workers=workers, max_wait=max_wait, progress=not quiet)
+                      features=features, workers=workers, max_wait=max_wait, progress=progress.wanted(quiet=quiet))
     click.echo(summary.table())
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)

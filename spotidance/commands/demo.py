@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import click
 
+from spotidance.classify.run import format_report
+from spotidance.core import progress
+from spotidance.core.tables import format_table
+from spotidance.demo import run_demo
+
 
 @click.command("demo")
 @click.option("--out", default="spotidance-demo", show_default=True, type=click.Path(file_okay=False, path_type=str),
@@ -12,7 +17,8 @@ import click
 @click.option("--epochs", type=click.IntRange(1, 200), default=8, show_default=True, help="Training epochs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the whole run.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: all cores].")
-def command(out: str, per_genre: int, epochs: int, seed: int, workers: int | None) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def command(out: str, per_genre: int, epochs: int, seed: int, workers: int | None, quiet: bool) -> None:
     """Run the whole pipeline offline on synthetic genres: no credentials, no network.
 
     Renders synthetic techno and EDM previews (with a CSV per label, as `collect` writes),
@@ -24,11 +30,8 @@ def command(out: str, per_genre: int, epochs: int, seed: int, workers: int | Non
       spotidance demo --out spotidance-demo
       spotidance demo --per-genre 40 --epochs 15    # a bigger run
     """
-    from spotidance.classify.run import format_report
-    from spotidance.demo import run_demo
-    from spotidance.core.tables import format_table
-
-    result = run_demo(out, per_genre=per_genre, epochs=epochs, seed=seed, workers=workers, echo=click.echo)
+    result = run_demo(out, per_genre=per_genre, epochs=epochs, seed=seed, workers=workers,
+                      progress=progress.wanted(quiet=quiet), echo=click.echo)
     click.echo("")
     click.echo(format_report(result.classified), nl=False)
     n = len(result.classified.tracks) + len(result.classified.skipped)

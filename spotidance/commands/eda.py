@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from spotidance.core import progress
+from spotidance.eda.run import format_ranking, run_report
+
 
 @click.command("eda")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
@@ -28,7 +31,5 @@ def command(inputs: tuple[str, ...], out: str, figures: bool, label_column: str,
       spotidance eda playlists/techno.csv playlists/edm.csv --out eda-report
       spotidance eda playlists/ --out eda-report    # every *.csv in the folder
     """
-    from spotidance.eda.run import format_ranking, run_report
-
-    result = run_report(list(inputs), out_dir=out, progress=not quiet, figures=figures, label_column=label_column)
+    result = run_report(list(inputs), out_dir=out, progress=progress.wanted(quiet=quiet), figures=figures, label_column=label_column)
     click.echo(format_ranking(result, top=top))

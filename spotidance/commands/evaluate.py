@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+from spotidance.core import progress
+from spotidance.core.atomic import write_atomic
+from spotidance.model.evaluate import evaluate, format_scores
+
 
 @click.command("evaluate")
 @click.argument("model_dir", type=click.Path(path_type=str))
@@ -27,19 +31,14 @@ def command(model_dir: str, dataset: str, json_file: str | None, backend: str, q
       spotidance evaluate model/ other-frames/ --json scores.json
     """
     import json
-    import sys
     from pathlib import Path
 
-    from spotidance.model.evaluate import evaluate, format_scores
-
-    metrics = evaluate(model_dir, dataset, backend=backend, progress=not quiet and sys.stderr.isatty())
+    metrics = evaluate(model_dir, dataset, backend=backend, progress=progress.wanted(quiet=quiet))
     click.echo(format_scores(metrics, title=Path(dataset).name or "dataset"))
     if metrics["tracks_seen_in_training"]:
         click.echo(f"note: {metrics['tracks_seen_in_training']} of these tracks were in the model's training or "
                    "validation split; their scores are not held-out scores", err=True)  # fmt: skip
     if json_file:
-        from spotidance.core.atomic import write_atomic
-
         Path(json_file).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(Path(json_file), json.dumps(metrics, indent=1))
         click.echo(f"scores -> {json_file}", err=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from spotidance.collect.sources.spotify import login, logout as forget, token_cache_path
+
 
 @click.command("login")
 @click.option("--redirect-uri", default=None,
@@ -24,8 +26,6 @@ def command(redirect_uri: str | None, no_browser: bool, logout: bool, timeout: f
       spotidance login --no-browser --redirect-uri http://127.0.0.1:9090/callback
       spotidance login --logout
     """
-    from spotidance.collect.sources.spotify import login, logout as forget, token_cache_path
-
     if logout:
         click.echo("logged out" if forget() else "there was no cached login")
         return

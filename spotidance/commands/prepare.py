@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+from spotidance.audio.config import SpectrogramConfig
+from spotidance.core import progress
+from spotidance.dataset.prepare import format_summary, prepare
+
 
 @click.command("prepare")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
@@ -25,8 +29,5 @@ def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: s
       spotidance prepare previews/techno.csv previews/edm.csv --out frames
       spotidance prepare my-music/ --out frames      # my-music/<label>/*.mp3
     """
-    from spotidance.audio.config import SpectrogramConfig
-    from spotidance.dataset.prepare import format_summary, prepare
-
-    summary = prepare(list(inputs), out=out, config=SpectrogramConfig(normalize=normalize), workers=workers, progress=not quiet)
+    summary = prepare(list(inputs), out=out, config=SpectrogramConfig(normalize=normalize), workers=workers, progress=progress.wanted(quiet=quiet))
     click.echo(format_summary(summary))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+from spotidance.core import progress
+from spotidance.synth.render import format_summary, render_collection
+
+
 _GENRES = ("techno", "edm", "dnb")
 
 
@@ -28,11 +32,9 @@ def command(out: str, genres: str, per_genre: int, seed: int, duration: float, w
       spotidance synth clips --genres techno,edm,dnb --per-genre 30
       spotidance prepare clips/techno.csv clips/edm.csv clips/dnb.csv --out frames
     """
-    from spotidance.synth.render import format_summary, render_collection
-
     names = [g.strip() for g in genres.split(",") if g.strip()]
     unknown = [g for g in names if g not in _GENRES]
     if unknown or not names:
         raise click.BadParameter(f"choose from {', '.join(_GENRES)}", param_hint="--genres")
-    summary = render_collection(out, genres=names, per_genre=per_genre, seed=seed, duration=duration, workers=workers, progress=not quiet)
+    summary = render_collection(out, genres=names, per_genre=per_genre, seed=seed, duration=duration, workers=workers, progress=progress.wanted(quiet=quiet))
     click.echo(format_summary(summary))

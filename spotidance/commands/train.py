@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from spotidance.core import progress
+from spotidance.model.train import train
+
 
 @click.command("train")
 @click.argument("dataset", type=click.Path(path_type=str))
@@ -44,9 +47,6 @@ def command(dataset: str, model_name: str, out: str, epochs: int | None, batch_s
       spotidance train frames --model binary-1d --out model
       spotidance train frames --model multiclass-2d --out model-2d --group-by-artist --seed 1
     """
-    import sys
-
-    from spotidance.model.train import train
 
     train(
         dataset,
@@ -58,7 +58,7 @@ def command(dataset: str, model_name: str, out: str, epochs: int | None, batch_s
         patience="model" if patience is None else patience,
         seed=seed,
         group_by_artist=group_by_artist,
-        progress=not quiet and sys.stderr.isatty(),
+        progress=progress.wanted(quiet=quiet),
         echo=click.echo,
         standardize=standardize,
         pooling=pooling,

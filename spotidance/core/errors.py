@@ -25,3 +25,13 @@ class SpotidanceError(Exception):
 
 class AudioDecodeError(SpotidanceError):
     """An audio file is missing, empty, corrupt, truncated, silent or not audio."""
+
+
+def short_reason(exc: BaseException, *, limit: int = 120) -> str:
+    """The first line of an exception's message (or its type's name), at most ``limit`` characters.
+
+    For one-line errors that name what went wrong in a library without its traceback.
+    """
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
-import signal
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,12 @@ import numpy as np
 from spotidance.audio import decode as audio
 from spotidance.audio import spectrogram
 from spotidance.audio.config import SpectrogramConfig
+from spotidance.audio.files import source_key
+from spotidance.core.errors import SpotidanceError
+from spotidance.core.progress import bar as progress_bar
+from spotidance.core.tables import format_table
+from spotidance.core.workers import default_workers, init_worker_process
 from spotidance.dataset.frames import DatasetWriter, FrameDataset
-from spotidance.core.errors import AudioDecodeError, SpotidanceError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,15 +60,6 @@ class PrepareSummary:
     previously_skipped: int
     frames_per_label: dict[str, int]
     tracks_per_label: dict[str, int]
-
-
-def source_key(path: Path) -> str:
-    """Identity of a file's current content: resolved path, size and modification time."""
-    try:
-        st = path.stat()
-    except OSError:
-        return f"{path.resolve()}|missing"
-    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def sources_from_inputs(inputs: list[str | os.PathLike]) -> tuple[list[TrackSource], list[dict[str, str]]]:
@@ -153,30 +147,13 @@ def _from_csv(file: Path) -> tuple[list[TrackSource], list[dict[str, str]]]:
     return out, problems
 
 
-def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-    audio.init_worker_process()
-
-
-def _frames_job(path: str, config: SpectrogramConfig) -> tuple[str, Any]:
-    """Worker: ``("ok", frames)`` or ``("skip", reason)`` for one file."""
-    try:
-        return "ok", spectrogram.file_frames(path, config=config)
-    except AudioDecodeError as exc:
-        return "skip", str(exc)
-    except MemoryError:
-        return "skip", "file too large to decode"
-    except Exception as exc:  # a decoder bug must not end the run: report it against the file
-        return "skip", f"unexpected error: {exc.__class__.__name__}: {str(exc)[:100]}"
-
-
 def prepare(
     inputs: list[str | os.PathLike],
     *,
     out: str | os.PathLike,
     config: SpectrogramConfig | None = None,
     workers: int | None = None,
-    progress: bool = True,
+    progress: bool = False,
     commit_every: int = 64,
 ) -> PrepareSummary:
     """Build or extend the frame dataset at ``out`` from ``inputs``.
@@ -236,7 +213,7 @@ def prepare(
             writer.commit(buffer, skipped=skip_buffer)
         buffer, skip_buffer = [], []
 
-    bar = _progress(total=len(todo), enabled=progress)
+    bar = progress_bar(enabled=progress and bool(todo), total=len(todo), desc="framing", unit="track")
     try:
         for source, (status, result) in zip(todo, _run_jobs(todo, config=config, workers=workers)):
             if status == "ok":
@@ -280,36 +257,20 @@ def _run_jobs(todo: list[TrackSource], *, config: SpectrogramConfig, workers: in
         # float32 bit of the dataset, does not depend on --workers
         with threadpool_limits(1):
             for s in todo:
-                yield _frames_job(s.path, config)
+                yield spectrogram.frames_or_reason(s.path, config=config)
         return
     import concurrent.futures as cf
     import functools
 
-    pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_init_worker)
+    pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=init_worker_process)
     try:
-        yield from pool.map(functools.partial(_frames_job, config=config), [s.path for s in todo], chunksize=1)
+        yield from pool.map(functools.partial(spectrogram.frames_or_reason, config=config), [s.path for s in todo], chunksize=1)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def default_workers() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _progress(*, total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="framing", unit="track", disable=not enabled or total == 0, dynamic_ncols=True)
-
-
 def format_summary(summary: PrepareSummary) -> str:
     """The closing summary as readable text tables."""
-    from spotidance.core.tables import format_table
-
     lines = [f"dataset: {summary.dataset}"]
     rows = [[label, summary.tracks_per_label.get(label, 0), frames] for label, frames in summary.frames_per_label.items()]
     rows.append(["total", sum(summary.tracks_per_label.values()), sum(summary.frames_per_label.values())])

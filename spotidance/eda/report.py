@@ -21,6 +21,7 @@ from pathlib import Path
 from spotidance import __version__
 from spotidance.core.atomic import write_atomic
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.progress import bar as progress_bar
 from spotidance.eda import HEADLINE_FEATURES, LENGTH_FEATURES
 
 #: Resolution of the PNG figures.
@@ -196,7 +197,6 @@ def render_figures(data, ranking, *, progress: bool = False) -> dict[str, bytes]
     """
     import matplotlib
     import seaborn as sns
-    from tqdm import tqdm
 
     matplotlib.rcParams["figure.max_open_warning"] = 0
     # colour-blind safe palette up to its 10 colours; more labels need distinct hues instead
@@ -210,8 +210,11 @@ def render_figures(data, ranking, *, progress: bool = False) -> dict[str, bytes]
         # seaborn 0.13 calls matplotlib APIs that matplotlib 3.11 deprecates: not the user's concern
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        for name, kind, feature in tqdm(figure_plan(shown, ranking), desc="figures", unit="fig", disable=not progress):
-            pngs[name] = _draw(kind, feature, frame, shown, drawable, ranking, palette)
+        plan = list(figure_plan(shown, ranking))
+        with progress_bar(enabled=progress, total=len(plan), desc="figures", unit="fig") as bar:
+            for name, kind, feature in plan:
+                pngs[name] = _draw(kind, feature, frame, shown, drawable, ranking, palette)
+                bar.update(1)
     return pngs
 
 

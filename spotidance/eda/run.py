@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from spotidance.core.errors import SpotidanceError
-from spotidance.eda import report as rep
 from spotidance.core.schema import AUDIO_FEATURES, COLUMN_ALIASES
-
+from spotidance.core.tables import format_table
+from spotidance.eda import report as rep
 from spotidance.eda import (
     EXTRA_AUDIO_FEATURES,
-    HEADLINE_FEATURES,
     LENGTH_FEATURES,
     MAX_TERMINAL_MEANS,
     NOMINAL_FEATURES,
@@ -552,8 +551,6 @@ def format_ranking(result: EdaResult, *, top: int | None = None) -> str:
     -------
     str
     """
-    from spotidance.core.tables import format_table
-
     ranking = result.ranking if top is None else result.ranking.head(top)
     means = [f"mean {label}" for label in result.labels] if len(result.labels) <= MAX_TERMINAL_MEANS else []
     rows = [

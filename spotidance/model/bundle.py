@@ -40,7 +40,7 @@ from typing import Any
 
 from spotidance import __version__
 from spotidance.audio.config import SpectrogramConfig
-from spotidance.core.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError, short_reason
 from spotidance.model.runners import BACKENDS, KerasRunner, LiteRTRunner, Runner, litert_available
 
 #: The ``format`` field of every ``bundle.json``.
@@ -146,7 +146,7 @@ class Bundle:
         try:
             return keras.saving.load_model(file, compile=False)
         except Exception as exc:
-            raise SpotidanceError(f"{file}: Keras cannot load it ({_short(exc)}); {_HINT}") from None
+            raise SpotidanceError(f"{file}: Keras cannot load it ({short_reason(exc)}); {_HINT}") from None
 
 
 def check_config(bundle: Bundle, config: SpectrogramConfig, *, what: str = "the data") -> None:
@@ -219,7 +219,7 @@ def read_bundle(model_dir: str | os.PathLike) -> Bundle:
         config = SpectrogramConfig.from_dict(dict(manifest["spectrogram"]))
         model_name = str(manifest["model_name"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise SpotidanceError(f"{path / MANIFEST}: incomplete bundle description ({_short(exc)}); {_HINT}") from None
+        raise SpotidanceError(f"{path / MANIFEST}: incomplete bundle description ({short_reason(exc)}); {_HINT}") from None
     if len(labels) < 2:
         raise SpotidanceError(f"{path / MANIFEST}: a classifier needs at least 2 labels, found {len(labels)}; {_HINT}")
     for required in (KERAS_FILE, METRICS_FILE, SPLIT_FILE):
@@ -261,7 +261,7 @@ def _read_json(file: Path, *, missing: str) -> Any:
     except FileNotFoundError:
         raise SpotidanceError(missing) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpotidanceError(f"{file}: unreadable ({_short(exc)}); restore the bundle or {_HINT}") from None
+        raise SpotidanceError(f"{file}: unreadable ({short_reason(exc)}); restore the bundle or {_HINT}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -420,7 +420,7 @@ def _export_tflite(model, file: Path, *, config: SpectrogramConfig) -> dict[str,
             model.export(str(file), format="litert", verbose=False)
     except Exception as exc:
         file.unlink(missing_ok=True)
-        return {"exported": False, "max_abs_diff": None, "reason": f"export failed: {_short(exc)}"}
+        return {"exported": False, "max_abs_diff": None, "reason": f"export failed: {short_reason(exc)}"}
 
 
     probe = probe_frames(config=config)
@@ -520,9 +520,6 @@ def sha256_file(file: Path) -> str:
     return h.hexdigest()
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
 
 
 def load_runner(bundle: "Bundle", *, backend: str = "auto", num_threads: int = 1) -> Runner:

@@ -24,6 +24,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.progress import bar as progress_bar
+from spotidance.core.tables import format_table
+from spotidance.dataset.frames import FrameDataset
+from spotidance.model.bundle import check_config, load_runner, read_bundle
+
 
 #: Frames per inference call when scoring (as classify; multiclass-2d's first layer alone holds 2 MB per frame).
 PREDICT_BATCH = 64
@@ -173,11 +178,9 @@ def predict_frames(
     numpy.ndarray
         ``(len(indices), n_labels)`` float32.
     """
-    from tqdm import tqdm
-
     indices = np.asarray(indices, dtype=np.int64)
     parts = []
-    with tqdm(total=len(indices), desc=desc, unit="frame", disable=not progress, dynamic_ncols=True, leave=False) as bar:
+    with progress_bar(enabled=progress, total=len(indices), desc=desc, unit="frame", leave=False) as bar:
         for start in range(0, len(indices), batch_size):
             batch = indices[start : start + batch_size]
             parts.append(np.asarray(predict(dataset.read(batch)), dtype=np.float32))
@@ -189,8 +192,6 @@ def predict_frames(
 
 def format_scores(metrics: dict[str, Any], *, title: str = "test") -> str:
     """Readable tables of a :func:`score` result: summary, per label, track-level confusion matrix."""
-    from spotidance.core.tables import format_table
-
     def num(v):
         return "-" if v is None else round(float(v), 4)
 
@@ -221,7 +222,7 @@ def evaluate(
     *,
     backend: str = "auto",
     batch_size: int = PREDICT_BATCH,
-    progress: bool = True,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Score a model bundle on a frame dataset, per frame and per track.
 
@@ -253,10 +254,6 @@ def evaluate(
         Unreadable bundle or dataset, different spectrogram settings, labels the model does not
         know, an empty dataset.
     """
-    from spotidance.model.bundle import check_config, read_bundle
-    from spotidance.dataset.frames import FrameDataset
-    from spotidance.model.bundle import load_runner
-
     bundle = read_bundle(model_dir)
     ds = FrameDataset.open(dataset)
     check_config(bundle, ds.config, what=f"dataset {dataset}")

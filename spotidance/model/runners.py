@@ -16,15 +16,14 @@ runners, never the other way round).
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import sys
 from typing import Protocol
 
 import numpy as np
 
-from spotidance.core.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError, short_reason
+from spotidance.core.workers import quiet_native_stderr
 
 #: Accepted values of ``backend``.
 BACKENDS: tuple[str, ...] = ("auto", "litert", "keras")
@@ -69,7 +68,7 @@ class LiteRTRunner:
         try:
             self._interpreter = Interpreter(model_path=os.fspath(model_path), num_threads=num_threads)
         except Exception as exc:
-            raise SpotidanceError(f"{model_path}: LiteRT cannot load it ({_short(exc)})") from None
+            raise SpotidanceError(f"{model_path}: LiteRT cannot load it ({short_reason(exc)})") from None
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise SpotidanceError(f"{model_path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
@@ -119,30 +118,3 @@ class KerasRunner:
         return np.asarray(self._model(frames, training=False), dtype=np.float32)
 
 
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """Silence C-level writes to file descriptor 2 for the duration of the block.
-
-    Native libraries (LiteRT's start-up note, libmpg123's resync notes on damaged mp3s) write
-    straight to fd 2, bypassing ``sys.stderr``; spotidance reports problems itself, in one line.
-    Python exceptions are unaffected.
-    """
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no stderr to protect
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]

@@ -32,8 +32,15 @@ from typing import Any, Callable
 import numpy as np
 
 from spotidance.core.errors import SpotidanceError
-from spotidance.model.architectures import BN_MOMENTUM, DEFAULTS, check_model_name, check_options, model_options
-from spotidance.model.split import DEFAULT_FRACTIONS, SIDES, Split, check_no_leak, split_tracks
+from spotidance.core.progress import bar as progress_bar
+from spotidance.core.tables import format_table
+from spotidance.dataset.frames import FrameDataset
+from spotidance.model.architectures import BN_MOMENTUM, build_model, check_model_name, check_options, DEFAULTS, model_options
+from spotidance.model.bundle import MANIFEST, write_bundle
+from spotidance.model.evaluate import format_scores, predict_frames, score, track_predictions
+from spotidance.model.runners import KerasRunner
+from spotidance.model.split import check_no_leak, DEFAULT_FRACTIONS, SIDES, Split, split_tracks
+
 
 #: Options ``train`` accepts besides its named arguments, with their defaults (the seeds' way).
 OPTIONS: dict[str, Any] = {
@@ -95,7 +102,7 @@ def train(
     group_by_artist: bool = False,
     patience: int | None | str = "model",
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-    progress: bool = True,
+    progress: bool = False,
     echo: Callable[[str], None] = print,
     **options: Any,
 ) -> TrainResult:
@@ -142,8 +149,6 @@ def train(
     out = Path(out)
     _check_out(out)
 
-    from spotidance.dataset.frames import FrameDataset
-
     ds = FrameDataset.open(dataset)
     data = _prepare_data(ds, seed=seed, group_by_artist=group_by_artist, fractions=fractions)
     labels, split = data["labels"], data["split"]
@@ -151,8 +156,6 @@ def train(
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-
-    from spotidance.model.architectures import build_model
 
     keras.utils.set_random_seed(seed)
     opts = settings["options"]
@@ -200,7 +203,6 @@ def train(
         "sizes": data["sizes"],
         "keras_version": keras.__version__,
     }
-    from spotidance.model.bundle import write_bundle
 
     with tempfile.TemporaryDirectory(prefix="spotidance-figures-") as tmp:
         figures = {
@@ -210,7 +212,6 @@ def train(
         metrics["seconds"] = time.perf_counter() - started
         write_bundle(out, model=model, model_name=model_name, labels=labels, config=ds.config, training=training,
                      metrics=metrics, split=split.as_dict(), figures=figures)  # fmt: skip
-    from spotidance.model.evaluate import format_scores
 
     echo(format_scores(scores["test"], title="test"))
     echo(f"model bundle -> {out}  (best epoch {best.best_epoch} of {epochs_run}; figures and metrics.json inside)")
@@ -242,9 +243,6 @@ def _fit(model, ds, data: dict[str, Any], *, settings: dict[str, Any], seed: int
 
 def _score_sides(model, ds, data: dict[str, Any], *, progress: bool):
     """Scores and per-track predictions of the validation and test sides with the model's current weights."""
-    from spotidance.model.evaluate import predict_frames, score, track_predictions
-    from spotidance.model.runners import KerasRunner
-
     predict = KerasRunner(model).predict  # eager calls: no tf.function retraced per batch shape
     y, labels, track_ids = data["y"], data["labels"], ds.frame_track_ids
     paths = {t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]}
@@ -284,8 +282,6 @@ def _settings(model_name: str, *, epochs, batch_size, learning_rate, patience, o
 
 def _check_out(out: Path) -> None:
     """Refuse an unusable bundle folder now, not after an hour of training."""
-    from spotidance.model.bundle import MANIFEST
-
     if out.exists() and not out.is_dir():
         raise SpotidanceError(f"--out {out}: exists and is not a folder; choose a new folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
@@ -318,8 +314,6 @@ def _prepare_data(ds, *, seed: int, group_by_artist: bool, fractions) -> dict[st
 
 
 def _describe(data: dict[str, Any]) -> str:
-    from spotidance.core.tables import format_table
-
     head = f"{data['n_frames']} frames of {data['n_tracks']} tracks, labels: {', '.join(data['labels'])}"
     split: Split = data["split"]
     how = "by artist" if split.group_by_artist else "by track"
@@ -469,13 +463,12 @@ def _best_epoch_callback(patience: int | None):
 def _epoch_bar_callback(*, epochs: int, steps: int, enabled: bool, echo: Callable[[str], None], best):
     """A tqdm bar per epoch (stderr) and one summary line per epoch through ``echo``."""
     import keras
-    from tqdm import tqdm
 
     class EpochBar(keras.callbacks.Callback):
         bar = None
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False, disable=not enabled, dynamic_ncols=True)
+            self.bar = progress_bar(enabled=enabled, total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False)
 
         def on_train_batch_end(self, batch, logs=None):
             if logs and "loss" in logs:

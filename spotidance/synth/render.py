@@ -47,8 +47,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from spotidance.audio.decode import ffmpeg_exe
+from spotidance.core.atomic import write_atomic
 from spotidance.core.errors import SpotidanceError
 from spotidance.core.schema import CSV_COLUMNS, CSV_SCHEMA_VERSION
+from spotidance.core.tables import format_table
+from spotidance.core.progress import bar as progress_bar
+from spotidance.core.workers import default_workers, init_worker_process
+
 
 #: Sample rate of rendered clips (that of store previews).
 SAMPLE_RATE = 44100
@@ -425,8 +431,6 @@ def write_mp3(path: str | os.PathLike, audio: np.ndarray, *, sample_rate: int = 
 
     The encoder runs in bit-exact mode, so the same samples always give the same bytes.
     """
-    from spotidance.audio.decode import ffmpeg_exe
-
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(sample_rate), "-ac", "1", "-i", "-",
@@ -462,7 +466,6 @@ def _render_job(job: tuple[str, int, int, float, str]) -> dict[str, Any]:
     genre, seed, index, duration, path = job
     audio, meta = render_clip(genre, seed=clip_seed(seed, genre, index), duration=duration)
     write_mp3(path, audio)
-    from spotidance.core.atomic import write_atomic
 
     # The ground truth beside the clip, written after it: a clip with its .json is complete.
     write_atomic(Path(path).with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
@@ -508,8 +511,6 @@ def render_collection(
     -------
     SynthSummary
     """
-    from spotidance.core.atomic import write_atomic
-
     for g in genres:
         _genre(g)
     if per_genre < 1:
@@ -540,13 +541,8 @@ def render_collection(
             else:
                 jobs.append((g, int(seed), i, float(duration), str(path)))
 
-    from tqdm import tqdm
-
-    from spotidance.audio.decode import init_worker_process
-    from spotidance.dataset.prepare import default_workers
-
     n_workers = max(1, min(workers or default_workers(), len(jobs) or 1))
-    bar = tqdm(total=len(jobs), desc="rendering", unit="clip", disable=not progress or not jobs, leave=False)
+    bar = progress_bar(enabled=progress and bool(jobs), total=len(jobs), desc="rendering", unit="clip", leave=False)
     try:
         if n_workers == 1:
             for job in jobs:
@@ -610,8 +606,6 @@ def _csv_row(genre: str, index: int, meta: dict[str, Any], *, seed: int) -> dict
 
 def format_summary(summary: SynthSummary) -> str:
     """A table per genre: clips, mean tempo, share with vocals, mean instrumentalness."""
-    from spotidance.core.tables import format_table
-
     by: dict[str, list[dict[str, Any]]] = {}
     for r in summary.rows:
         by.setdefault(r["label"], []).append(r)

@@ -72,13 +72,13 @@ def test_parallel_equals_sequential(label_folder, tmp_path):
 
 def count_jobs(monkeypatch):
     calls = []
-    real = prep._frames_job
+    real = spectrogram.frames_or_reason
 
-    def counting(path, config):
+    def counting(path, *, config):
         calls.append(path)
-        return real(path, config)
+        return real(path, config=config)
 
-    monkeypatch.setattr(prep, "_frames_job", counting)
+    monkeypatch.setattr(spectrogram, "frames_or_reason", counting)
     return calls
 
 
@@ -103,16 +103,16 @@ def test_interrupted_run_keeps_previous_dataset_and_resumes(label_folder, tmp_pa
     before = (tmp_path / "ds" / "dataset.json").read_bytes()
     for i in range(4):
         shutil.copy(audio_dir / "clip10.mp3", label_folder / "techno" / f"n{i}.mp3")
-    real = prep._frames_job
+    real = spectrogram.frames_or_reason
     done = []
 
-    def interrupting(path, config):
+    def interrupting(path, *, config):
         if len(done) == 2:
             raise KeyboardInterrupt
         done.append(path)
-        return real(path, config)
+        return real(path, config=config)
 
-    monkeypatch.setattr(prep, "_frames_job", interrupting)
+    monkeypatch.setattr(spectrogram, "frames_or_reason", interrupting)
     with pytest.raises(KeyboardInterrupt):
         prep.prepare([label_folder], out=tmp_path / "ds", workers=1, progress=False, commit_every=64)
     # nothing was committed: the manifest is byte-for-byte the previous one and still opens
@@ -124,7 +124,7 @@ def test_interrupted_run_keeps_previous_dataset_and_resumes(label_folder, tmp_pa
         prep.prepare([label_folder], out=tmp_path / "ds", workers=1, progress=False, commit_every=1)
     assert len(FrameDataset.open(tmp_path / "ds")) == 16 + 2 * 3
     calls = count_jobs(monkeypatch)
-    monkeypatch.setattr(prep, "_frames_job", lambda p, c: (calls.append(p), real(p, c))[1])
+    monkeypatch.setattr(spectrogram, "frames_or_reason", lambda p, *, config: (calls.append(p), real(p, config=config))[1])
     final = prep.prepare([label_folder], out=tmp_path / "ds", workers=1, progress=False)
     assert final.added == 2 and len(calls) == 2
     ds = FrameDataset.open(tmp_path / "ds")

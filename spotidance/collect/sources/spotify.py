@@ -49,14 +49,12 @@ def token_cache_path() -> Path:
     return cache_dir() / "spotify-user-token.json"
 
 
-def _cache_handler_base():
-    from spotipy.cache_handler import CacheHandler
+class PrivateTokenCache:
+    """The user's token, written atomically with mode 0600 in a 0700 folder.
 
-    return CacheHandler
-
-
-class PrivateTokenCache(_cache_handler_base()):  # type: ignore[misc]
-    """A spotipy cache handler that writes the token atomically with mode 0600 in a 0700 folder."""
+    spotipy wants a subclass of its ``CacheHandler``; :func:`_spotipy_cache` adapts this one when
+    spotipy is in use, so importing this module does not import spotipy.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path else token_cache_path()
@@ -123,13 +121,27 @@ def _pkce_class():
     return NonInteractivePKCE
 
 
+def _spotipy_cache(cache: PrivateTokenCache):
+    """``cache`` as the spotipy ``CacheHandler`` subclass spotipy insists on."""
+    from spotipy.cache_handler import CacheHandler
+
+    class _Adapter(CacheHandler):
+        def get_cached_token(self) -> dict | None:
+            return cache.get_cached_token()
+
+        def save_token_to_cache(self, token_info: dict) -> None:
+            cache.save_token_to_cache(token_info)
+
+    return _Adapter()
+
+
 def pkce_manager(session: PacedSession, *, redirect_uri: str | None = None, cache: PrivateTokenCache | None = None):
     """A spotipy PKCE auth manager pointed at the configured accounts service."""
     auth = _pkce_class()(
         client_id=client_id(),
         redirect_uri=redirect_uri or os.environ.get("SPOTIPY_REDIRECT_URI", "").strip() or DEFAULT_REDIRECT_URI,
         scope=SCOPES,
-        cache_handler=cache or PrivateTokenCache(),
+        cache_handler=_spotipy_cache(cache or PrivateTokenCache()),
         requests_session=session,
         open_browser=False,
     )

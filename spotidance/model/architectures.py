@@ -43,6 +43,7 @@ from typing import Any, Sequence
 
 from spotidance.audio.config import SpectrogramConfig
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.extras import require
 
 #: The architectures :func:`build_model` knows.
 MODEL_NAMES: tuple[str, ...] = ("binary-1d", "multiclass-2d")
@@ -147,7 +148,7 @@ def build_model(
     if standardize and stats is None:
         raise SpotidanceError("standardize needs the training frames' per-mel-band statistics (stats=(mean, variance))")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    keras = require("keras", extra="train", purpose="build a CNN model")
     import numpy as np
 
     layers = keras.layers

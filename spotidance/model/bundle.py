@@ -41,6 +41,7 @@ from typing import Any
 from spotidance import __version__
 from spotidance.audio.config import SpectrogramConfig
 from spotidance.core.errors import SpotidanceError, short_reason
+from spotidance.core.extras import require
 from spotidance.model.runners import BACKENDS, KerasRunner, LiteRTRunner, Runner, litert_available
 
 #: The ``format`` field of every ``bundle.json``.
@@ -140,7 +141,7 @@ class Bundle:
         -------
         keras.Model
         """
-        import keras  # the models use built-in layers only: nothing to register
+        keras = require("keras", extra="train", purpose="load this bundle's Keras model")  # built-in layers only
 
         file = self.verified_file(KERAS_FILE)
         try:

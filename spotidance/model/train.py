@@ -32,6 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.extras import require
 from spotidance.core.progress import bar as progress_bar
 from spotidance.core.tables import format_table
 from spotidance.dataset.frames import FrameDataset
@@ -148,6 +149,7 @@ def train(
     settings = _settings(model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, options=options)
     out = Path(out)
     _check_out(out)
+    require("keras", extra="train", purpose="train a CNN")  # before any work
 
     ds = FrameDataset.open(dataset)
     data = _prepare_data(ds, seed=seed, group_by_artist=group_by_artist, fractions=fractions)

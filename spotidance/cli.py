@@ -27,10 +27,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "Build a frame dataset of log-mel spectrograms from audio."),
     "collect": ("collect", "Collect a playlist's tracks, previews and audio features into a CSV."),
     "login": ("login", "Log in to Spotify (PKCE) so collect can read your own playlists."),
+    "analyze": ("analyze", "Measure tempo, key, loudness (and the Beatport 2016 features) of audio files."),
     "eda": ("eda", "Write a report comparing the audio features of labelled CSVs."),
     "train": ("train", "Train a CNN genre classifier on a frame dataset."),
     "evaluate": ("evaluate", "Score a trained model bundle on another frame dataset."),
-    "classify": ("classify", "Label your own audio files with a trained model bundle."),
+    "classify": ("classify", "Label your own audio files by genre (a shipped model, or one you trained)."),
 }
 
 

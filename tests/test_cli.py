@@ -52,7 +52,7 @@ def test_unknown_command_and_version():
         ["prepare", "no-such-folder", "--out", "{tmp}/frames"],
         ["train", "{tmp}/no-such-dataset", "--model", "binary-1d", "--out", "{tmp}/model"],
         ["evaluate", "{tmp}/no-such-model", "{tmp}/no-such-dataset"],
-        ["classify", "{tmp}/no-such-model", "song.mp3"],
+        ["classify", "song.mp3", "--model", "{tmp}/no-such-model"],
         ["eda", "{tmp}/missing.csv"],
         ["collect", "https://example.com/not-a-playlist"],
         ["synth", "{tmp}/clips", "--genres", "polka"],

@@ -40,7 +40,7 @@ reported in the doc on other seeds. They stay within what HPCP key estimators us
 (Essentia: 25 Hz, argued in step 2) and 8 harmonics instead of 4, and nothing refers to how the synthesiser
 builds a clip.
 
-Hand-written (numpy only; its FFT gives scipy.fft's values and spares its import at start-up) rather than Essentia's ``KeyExtractor``: Essentia is a large
+Hand-written (numpy + scipy.fft) rather than Essentia's ``KeyExtractor``: Essentia is a large
 AGPL binary dependency, and librosa has no spectral-peak HPCP (its ``chroma_cqt`` front end, used
 before, got 21 % of held-out synthetic techno clips right, this method 92 %). The whole
 estimate takes 8-11 ms of CPU per 30 s clip at 22,050 Hz (``benchmarks/bench_key.py`` on a
@@ -252,6 +252,8 @@ def pitch_class_profile(y: np.ndarray, *, sample_rate: int = 22050) -> np.ndarra
 def _analyse(y: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, float] | None:
     """``(profile, flatness)``: :func:`pitch_class_profile` and the median spectral flatness of
     80-5000 Hz over frames; None as :func:`pitch_class_profile`."""
+    from scipy.fft import rfft  # float32 natively (numpy's rfft upcasts and is several times slower)
+
     y = np.asarray(y)
     if y.ndim != 1:
         raise SpotidanceError(f"estimate_key needs mono (1-D) samples, got shape {y.shape}")
@@ -267,7 +269,7 @@ def _analyse(y: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, float] | N
     frames = y[: n_frames * n_fft].reshape(n_frames, n_fft) * np.hanning(n_fft).astype(np.float32)
     lo = max(1, int(FMIN * n_fft / sample_rate))
     hi = min(n_fft // 2 - 1, math.ceil(FMAX * n_fft / sample_rate) + 1)
-    spec = np.abs(np.fft.rfft(frames, axis=1)[:, lo - 1 : hi + 2])  # bins lo-1 .. hi+1
+    spec = np.abs(rfft(frames, axis=1, workers=1)[:, lo - 1 : hi + 2])  # bins lo-1 .. hi+1
 
     frame_peak = spec.max(axis=1)
     loudest = float(frame_peak.max())

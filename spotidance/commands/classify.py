@@ -1,49 +1,63 @@
-"""``spotidance classify``: label audio files with a model bundle (see :mod:`spotidance.classify.run`)."""
+"""``spotidance classify``: label audio files with a shipped or trained model (see :mod:`spotidance.classify.run`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from spotidance.classify.run import classify, format_for, format_report, write_output
+from spotidance.classify.run import DEFAULT_MODEL, DEFAULT_TOP, FORMATS, classify, format_for, format_report, write_output
 from spotidance.core import progress
 from spotidance.core.errors import SpotidanceError
+from spotidance.model.runners import BACKENDS
 
 
 @click.command("classify")
-@click.argument("model_dir", type=click.Path(path_type=str))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
+@click.option("--model", "-m", "models", multiple=True, metavar="NAME|DIR",
+              help=f"A shipped model's name or a bundle folder from `spotidance train` [default: {DEFAULT_MODEL}]. "
+                   "Repeat to average several models that share their labels.")
+@click.option("--top", type=click.IntRange(1, 100), default=DEFAULT_TOP, show_default=True,
+              help="How many of the most probable labels to list.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format [default: from --output's suffix (.csv, .json), else table].")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the results to this file (atomically) instead of stdout.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Decoding processes [default: all cores].")
-@click.option("--backend", type=click.Choice(["auto", "litert", "keras"]), default="auto", show_default=True,
-              help="Inference runtime: auto uses LiteRT (no TensorFlow import) when the bundle has model.tflite.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(model_dir: str, paths: tuple[str, ...], fmt: str | None, output: str | None, workers: int | None,
-            backend: str, quiet: bool) -> None:
-    """Label audio files with a trained model bundle.
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+              help="CNN inference runtime: auto uses LiteRT (no TensorFlow import) when the bundle has model.tflite.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str | None, output: str | None,
+            workers: int | None, backend: str, quiet: bool) -> None:
+    """Label audio files by genre, with no training needed.
 
     PATHS are audio files (mp3, wav, flac, ogg, m4a, ...), folders (searched recursively) and
-    quoted glob patterns. For each track: the most probable label, every label's probability
-    (the mean over the track's 2.97 s frames) and the number of frames used.
+    quoted glob patterns. Without --model, the shipped model beatport2016-3 (BigRoom / DrumAndBass /
+    Techno, trained on 300 real Beatport tracks) labels them from features `spotidance analyze`
+    computes; beatport2016-23 knows 23 Beatport subgenres, beatport2016-techno-edm answers techno
+    or EDM. Each track gets its label, the --top most probable labels, and, for these models, a
+    novelty score and a flag when the file is unlike the model's training data (rock, classical,
+    speech...): its label is then a guess. A CNN bundle from `spotidance train` works too (the
+    mean over the file's 2.97 s frames); several --model options average their probabilities.
 
-    Files that cannot be decoded or are shorter than one frame are reported on stderr, one line
-    each, and skipped. Exit status: 0 if every file was classified, 1 if any was skipped, 2 for
-    a usage error or an unusable model bundle.
+    Files that cannot be decoded or are too short are reported on stderr, one line each, and
+    skipped. Exit status: 0 if every file was classified, 1 if any was skipped, 2 for a usage
+    error or an unusable model.
 
     \b
     Examples:
-      spotidance classify model/ song.mp3
-      spotidance classify model/ ~/Music/techno "downloads/**/*.m4a"
-      spotidance classify model/ my-music/ --output labels.csv
+      spotidance classify song.mp3
+      spotidance classify ~/Music/techno "downloads/**/*.m4a" --model beatport2016-23 --top 5
+      spotidance classify my-music/ --model model/ --model beatport2016-3 --output labels.csv
     """
-
+    paths_list = list(paths)
+    if not models and len(paths_list) > 1 and (Path(paths_list[0]) / "bundle.json").is_file():
+        models = (paths_list.pop(0),)  # the 0.1 form: `classify MODEL_DIR PATHS...`
     fmt = format_for(output, fmt)
-    report = classify(model_dir, list(paths), workers=workers, backend=backend,
+    report = classify(list(models) or None, paths_list, workers=workers, backend=backend,
                       progress=progress.wanted(quiet=quiet))
-    text = format_report(report, fmt=fmt)
+    text = format_report(report, fmt=fmt, top=top)
     if output:
         write_output(text, output=output)
         click.echo(f"{len(report.tracks)} tracks classified ({report.backend}); results in {output}", err=True)

@@ -117,7 +117,8 @@ def test_cli_csv_reports_bad_files_on_stderr_and_exits_1(model_dir, audio_dir, e
     assert proc.returncode == 1, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [r["path"] for r in rows] == list(GOOD)
-    assert list(rows[0]) == ["path", "label", "frames", *[f"p_{label}" for label in LABELS]]
+    assert list(rows[0]) == ["path", "label", "frames", *[f"p_{label}" for label in LABELS], "top"]
+    assert rows[0]["top"].split()[0].split(":")[0] == rows[0]["label"]
     for r in rows:
         np.testing.assert_allclose([float(r[f"p_{label}"]) for label in LABELS], expected[r["path"]], atol=1e-4)
     lines = proc.stderr.strip().splitlines()
@@ -156,11 +157,13 @@ def test_cli_json_to_a_file(model_dir, audio_dir, tmp_path):
 
 
 def test_cli_bad_bundle_and_usage_errors_exit_2(audio_dir, tmp_path):
-    proc = run_cli(str(tmp_path), str(audio_dir / "clip10.mp3"))
+    proc = run_cli(str(audio_dir / "clip10.mp3"), "--model", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"spotidance: error: {tmp_path}: not a model bundle (no bundle.json); "
                                                 "give the --out folder of `spotidance train`"]
-    proc = run_cli(str(tmp_path), str(audio_dir / "clip10.mp3"), "--format", "xml")
+    proc = run_cli(str(audio_dir / "clip10.mp3"), "--model", "no-such-model")
+    assert proc.returncode == 2 and proc.stderr.startswith("spotidance: error: no model 'no-such-model'")
+    proc = run_cli(str(audio_dir / "clip10.mp3"), "--format", "xml")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 

@@ -9,8 +9,9 @@ vectorised and the per-feature path run), then times
 * spotidance: ``eda.compare_features`` (Kruskal-Wallis per feature and the pairwise tests, one
   vectorised scipy call per pair of labels).
 
-Checks that both give the same U and p-values, and prints both times and the ratio. Then times a
-whole ``spotidance eda`` report (tables only, and with figures) on the same data.
+Checks that both give the same U and p-values, and prints both times and the ratio. Then times the
+summary's classifier (``eda.separability``: 5-fold logistic regression, and again on the two best
+features) and a whole ``spotidance eda`` report (tables only, and with figures) on the same data.
 
 Usage::
 
@@ -96,6 +97,11 @@ def main() -> int:
         print(f"{'baseline: loop of scipy calls':32s} {t_base:8.2f}")
         print(f"{'spotidance compare_features':32s} {t_ours:8.2f}   (includes Kruskal-Wallis per feature)")
         print(f"ratio (baseline / spotidance): {t_base / t_ours:.1f}x   results equal (p rel. diff {worst:.1e})")
+        comparison, _ = eda.compare_features(data)
+        start = time.perf_counter()
+        sep = eda.separability(data, eda.rank_features(comparison))
+        print(f"summary classifier (5-fold logistic regression x 2): {time.perf_counter() - start:.2f} s, "
+              f"accuracy {sep.accuracy:.1%} (chance {sep.chance:.1%})")
         for figures in (False, True):
             start = time.perf_counter()
             eda.run_report([path], out_dir=Path(tmp) / f"report-{figures}", figures=figures)

@@ -1,21 +1,29 @@
-"""``spotidance eda``: what separates labelled playlists, as tables, statistics and a report.
+"""``spotidance eda``: what separates labelled playlists, as a summary, warnings, statistics and a report.
 
 Reads playlist CSVs (``collect``/``synth`` output, or the historical layout of Spotify exports:
 an unnamed index column, a repeated ``track_id`` column, year-only dates, ``track_pop``), one
 label per CSV (its ``label`` column, else its file name), and compares every numeric audio
 feature across the labels:
 
+* the answer first (:func:`answer`): how well a cross-validated logistic regression on the
+  standardised features tells the labels apart (:func:`separability`), and the two or three
+  features that differ most, with the direction and size of the difference in the feature's unit;
+* warnings where the data are not comparable, and what was done about it: a 0-1 feature on
+  another scale in some inputs (:func:`scale_mismatches`: not compared), different
+  ``features_source`` mixes per label (:func:`choose_feature_source`: one source compared),
+  a feature without values for a whole label (:func:`missing_for_a_label`: not compared);
 * counts per label, missing and non-numeric values per feature (counted, never fatal);
 * a summary per label and feature (mean, median, standard deviation, quartiles);
 * a test per feature: Mann-Whitney U for two labels (effect size: Cliff's delta, which equals the
   rank-biserial correlation), Kruskal-Wallis for more (effect size: epsilon squared) with pairwise
-  Mann-Whitney tests Holm-corrected per feature; ``key`` is a pitch class (nominal), so it gets a
-  chi-square test of independence with Cramer's V instead;
+  Mann-Whitney tests Holm-corrected per feature; ``key`` (a pitch class) and ``mode`` (minor or
+  major) are categories, so they get a chi-square test of independence with Cramer's V, and are
+  shown as note names and minor/major shares, never as means;
 * the ranking "what separates these playlists": features by effect size, largest first;
 * tempos about half or double their label's median, flagged as likely octave errors.
 
 :func:`run_report` writes all of it to a folder (``report.html`` with embedded figures, the figures
-as PNG, the tables as CSV; see :mod:`spotidance.eda.report`). Everything is computed and rendered in
+as SVG, the tables as CSV; see :mod:`spotidance.eda.report`). Everything is computed and rendered in
 memory first, so bad input leaves no report behind, and each file is replaced atomically with
 ``report.html`` written last.
 """
@@ -33,15 +41,20 @@ from typing import Iterable, Sequence
 from spotidance.core.errors import SpotidanceError
 from spotidance.core.schema import AUDIO_FEATURES, COLUMN_ALIASES
 from spotidance.core.tables import format_table
-from spotidance.eda import report as rep
 from spotidance.eda import (
+    CV_FOLDS,
     EXTRA_AUDIO_FEATURES,
     LENGTH_FEATURES,
     MAX_TERMINAL_MEANS,
     NOMINAL_FEATURES,
     NOT_FEATURES,
     OCTAVE_TOLERANCE,
+    UNIT_INTERVAL_FEATURES,
+    UNIT_SCALE_LIMIT,
+    category_name,
+    format_value,
 )
+from spotidance.eda import report as rep
 
 _UNNAMED = re.compile(r"^(Unnamed: \d+(_level_\d+)?|)$")
 
@@ -100,6 +113,12 @@ class EdaResult:
         Tracks whose tempo is about half or double their label's median.
     files : list of Path
         Every file written (figures, tables, the report last).
+    answer : list of str
+        The plain-language summary the report and the terminal lead with.
+    warnings : list of DataWarning
+        Where the data are not comparable (scale mismatch, mixed feature sources, missing features).
+    separability : Separability or None
+        The cross-validated classifier behind the summary (None without a usable feature).
     """
 
     report: Path
@@ -114,6 +133,59 @@ class EdaResult:
     pairwise: object
     octave_flags: object
     files: list[Path]
+    answer: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[DataWarning] = dataclasses.field(default_factory=list)
+    separability: Separability | None = None
+
+
+@dataclasses.dataclass
+class DataWarning:
+    """A reason the labels' data are not (fully) comparable.
+
+    Attributes
+    ----------
+    kind : str
+        ``"scale"`` (a 0-1 feature above 1 in some inputs), ``"sources"`` (different
+        ``features_source`` mixes per label) or ``"missing"`` (a feature without values for a label).
+    feature : str
+        The feature concerned ("" for ``sources``).
+    message : str
+        One sentence for the reader, saying what was done about it.
+    """
+
+    kind: str
+    feature: str
+    message: str
+
+
+@dataclasses.dataclass
+class Separability:
+    """How well a cross-validated classifier tells the labels apart.
+
+    Attributes
+    ----------
+    accuracy, spread : float
+        Mean and standard deviation of the accuracy over the folds.
+    folds : list of float
+        The accuracy of each fold (stratified, shuffled with seed 0).
+    features : list of str
+        The features it used (the ranked, comparable ones; keys one-hot).
+    chance : float
+        The share of the most common label: what always guessing it scores.
+    top, top_accuracy : list of str, float
+        The two best-ranked features and the accuracy on them alone (NaN when fewer than three features).
+    rows : int
+        Tracks classified.
+    """
+
+    accuracy: float
+    spread: float
+    folds: list[float]
+    features: list[str]
+    chance: float
+    top: list[str]
+    top_accuracy: float
+    rows: int
 
 
 # --------------------------------------------------------------------------------------- reading
@@ -236,6 +308,9 @@ def read_labelled_csvs(inputs: Iterable[str | os.PathLike], *, label_column: str
         text = data[feature].astype(str).str.strip() if feature in data.columns else pd.Series("", index=data.index)
         values = pd.to_numeric(text, errors="coerce").astype(float)
         values = values.where(np.isfinite(values))
+        if feature == "key":  # Spotify's -1: no key detected, a missing value
+            text = text.where(values != -1, "")
+            values = values.where(values != -1)
         for label, rows in text.groupby(data["label"], sort=False):
             empty = int((rows == "").sum())
             quality.append({"label": label, "feature": feature, "rows": len(rows), "missing": empty,
@@ -364,39 +439,193 @@ def _nominal_test(groups) -> tuple[str, float, float, str, float]:
     return "chi-square", float(chi2), float(p), "Cramer's V", cramers_v(table)
 
 
-def compare_features(data: LabelledData):
+# -------------------------------------------------------------------------- comparable or not
+
+
+def scale_mismatches(data: LabelledData) -> list[DataWarning]:
+    """0-1 features with values above 1 in some inputs (CSV and label) but not in others.
+
+    Some exporters write Spotify's 0-1 features as percentages (0-100); pooled with 0-1 values
+    they turn into "perfect separators". Such a feature is not compared.
+    """
+    frame, warned = data.frame, []
+    groups = frame.groupby(["source", "label"], sort=False)
+    for feature in [f for f in data.features if f in UNIT_INTERVAL_FEATURES]:
+        highest = groups[feature].max().dropna()
+        over = highest[highest > UNIT_SCALE_LIMIT]
+        if len(over) and len(over) < len(highest):
+            (source, label), top = next(iter(over.items()))
+            where = f"{Path(source).name} ({label})"
+            others = len(over) - 1
+            warned.append(DataWarning(
+                "scale", feature,
+                f"{feature} is a 0-1 feature but reaches {top:g} in {where}"
+                + (f" and {others} more input{'s' * (others > 1)}" if others else "")
+                + " while other inputs stay near 0-1: different scales (0-100?), so it is not compared; "
+                "rescale that input to compare it.",
+            ))  # fmt: skip
+    return warned
+
+
+def _source_mix(frame) -> dict[str, dict[str, float]]:
+    """Per label: the share of rows per ``features_source`` ("none" for an empty cell)."""
+    sources = frame["features_source"].astype(str).str.strip().replace("", "none")
+    return {label: rows.value_counts(normalize=True).to_dict() for label, rows in sources.groupby(frame["label"], sort=False)}
+
+
+def _mix_text(mix: dict[str, float]) -> str:
+    return ", ".join(f"{source} {share:.0%}" for source, share in sorted(mix.items(), key=lambda kv: -kv[1]))
+
+
+def choose_feature_source(data: LabelledData, *, features_source: str | None = None) -> tuple[LabelledData, list[DataWarning]]:
+    """Keep rows whose features are comparable: one ``features_source`` when the labels' mixes differ.
+
+    Rows whose features came from different sources (Spotify, ReccoBeats, local analysis) are not
+    comparable: local analysis lacks danceability, instrumentalness and valence and computes
+    energy differently. When the labels' mixes differ (a source's share differs by more than 10
+    points), only the rows of the source that every label has and that has most rows are compared,
+    and a warning says so.
+
+    Parameters
+    ----------
+    data : LabelledData
+    features_source : str, optional
+        ``None``: the automatic choice above; ``"all"``: pool every row (with a warning when the
+        mixes differ); a source name (``spotify``, ``reccobeats``, ``local``, ...): only its rows.
+
+    Returns
+    -------
+    (LabelledData, list of DataWarning)
+
+    Raises
+    ------
+    SpotidanceError
+        A named source has fewer than two rows in some label.
+    """
+    if "features_source" not in data.frame.columns:
+        if features_source not in (None, "all"):
+            raise SpotidanceError(f"--features-source {features_source}: the inputs have no features_source column")
+        return data, []
+    frame = data.frame
+    sources = frame["features_source"].astype(str).str.strip().replace("", "none")
+    if features_source not in (None, "all"):
+        keep = sources == features_source
+        counts = keep.groupby(frame["label"], sort=False).sum()
+        if (counts < 2).any():
+            label = counts.index[counts < 2][0]
+            raise SpotidanceError(
+                f"label {label!r} has {int(counts[label])} rows with features_source {features_source!r}; "
+                "every label needs two to compare (try --features-source all)"
+            )
+        return dataclasses.replace(data, frame=frame[keep].reset_index(drop=True)), []
+    mix = _source_mix(frame)
+    names = set().union(*mix.values())
+    differs = any(abs(mix[a].get(n, 0.0) - mix[b].get(n, 0.0)) > 0.10 for n in names for a in mix for b in mix)
+    if not differs:
+        return data, []
+    described = "; ".join(f"{label}: {_mix_text(m)}" for label, m in mix.items())
+    counts = sources.groupby(frame["label"], sort=False).value_counts().unstack(fill_value=0)
+    shared = [n for n in counts.columns if n != "none" and (counts[n] >= 2).all()]
+    if features_source == "all" or not shared:
+        why = "" if features_source == "all" else " (no source has two rows in every label)"
+        return data, [DataWarning("sources", "", f"Features come from different sources per label ({described}); "
+                                  f"all rows are pooled{why}, so differences may come from the source, not the music.")]
+    best = max(shared, key=lambda n: int(counts[n].sum()))
+    kept = frame[sources == best].reset_index(drop=True)
+    message = (f"Features come from different sources per label ({described}); only the {len(kept)} tracks whose "
+               f"features came from {best} are compared (--features-source all pools them).")
+    return dataclasses.replace(data, frame=kept), [DataWarning("sources", "", message)]
+
+
+def missing_for_a_label(data: LabelledData) -> list[DataWarning]:
+    """Features with values for some labels but none (or one) for a whole label: not compared."""
+    counts = data.frame.groupby("label", sort=False)[data.features].count()
+    warned = []
+    for feature in data.features:
+        empty = [label for label in data.labels if counts.loc[label, feature] < 2]
+        if empty and len(empty) < len(data.labels):
+            warned.append(DataWarning("missing", feature, f"{feature} has no values for {', '.join(empty)} "
+                                      "(its source did not give it), so it is not compared."))  # fmt: skip
+    return warned
+
+
+# ----------------------------------------------------------------------------------- statistics
+
+
+def _typical(feature: str, values, median: float) -> str:
+    """A label's typical value, as shown: the median with its unit, or the most common category and its share."""
+    import numpy as np
+
+    if not len(values):
+        return "–"
+    if feature in NOMINAL_FEATURES:
+        categories, counts = np.unique(np.round(values), return_counts=True)
+        tied = categories[counts == counts.max()]  # ties are shown, not broken: "minor = major (50%)"
+        return f"{' = '.join(category_name(feature, float(c)) for c in tied)} ({counts.max() / counts.sum():.0%})"
+    return format_value(feature, median)
+
+
+def _highest(labels: list[str], medians: list[float]) -> str:
+    """The label with the highest median, or the tied labels joined with ``=`` (ties are not broken)."""
+    top = max(medians)
+    tied = [label for label, m in zip(labels, medians) if m == top]
+    return tied[0] if len(tied) == 1 else " = ".join(tied)
+
+
+def compare_features(data: LabelledData, *, excluded: dict[str, str] | None = None):
     """The test and effect size per feature, and pairwise tests for more than two labels.
+
+    Parameters
+    ----------
+    data : LabelledData
+    excluded : dict, optional
+        Features not to compare (not comparable), with the reason shown in ``note``.
 
     Returns
     -------
     (comparison, pairwise) : tuple of DataFrame
-        See :class:`EdaResult`.
+        See :class:`EdaResult`. ``highest`` names the label with the highest median; labels with
+        the same median are joined with ``=`` (for two labels the rank direction is in ``note``);
+        it is empty for categories. ``median <label>`` is NaN for categories, ``typical <label>``
+        is the median in the feature's unit or the most common category with its share.
     """
     import pandas as pd
     from scipy.stats import kruskal
 
+    import numpy as np
+
+    excluded = excluded or {}
     frame, labels = data.frame, data.labels
     by_label = {label: frame[frame["label"] == label] for label in labels}
+    # per-label arrays and medians computed once (a pandas call per label and feature took seconds for 23 x 71)
+    arrays = {label: by_label[label][data.features].to_numpy(dtype=float) for label in labels}
     rows, kruskal_features = [], []
-    for feature in data.features:
-        groups = [by_label[label][feature].dropna() for label in labels]
+    for k, feature in enumerate(data.features):
+        groups = [arrays[label][:, k][~np.isnan(arrays[label][:, k])] for label in labels]
+        nominal = feature in NOMINAL_FEATURES
+        medians = [float(np.median(g)) if len(g) else float("nan") for g in groups]
         row = {"feature": feature}
-        row.update({f"mean {label}": float(g.mean()) if len(g) else float("nan") for label, g in zip(labels, groups)})
-        medians = [g.median() if len(g) else float("-inf") for g in groups]
-        row["highest"] = labels[max(range(len(labels)), key=lambda i: medians[i])]
+        row.update({f"mean {label}": float(g.mean()) if len(g) and not nominal else float("nan") for label, g in zip(labels, groups)})
+        row.update({f"median {label}": m if not nominal else float("nan") for label, m in zip(labels, medians)})
+        row.update({f"typical {label}": _typical(feature, g, m) for label, g, m in zip(labels, groups, medians)})
+        row["highest"] = "" if nominal else _highest(labels, [m if m == m else float("-inf") for m in medians])
         usable = all(len(g) >= 2 for g in groups)
-        constant = usable and pd.concat(groups).nunique() < 2
-        if not usable or constant:
-            row.update(test="none", statistic=float("nan"), p_value=float("nan"), effect="", effect_size=float("nan"),
-                       note="fewer than two values in a label" if not usable else "the same value everywhere")
-        elif feature in NOMINAL_FEATURES:
-            test, stat, p, effect, size = _nominal_test(groups)
-            row.update(test=test, statistic=stat, p_value=p, effect=effect, effect_size=size, highest="",
-                       note="nominal (pitch class): compares the key distributions")
+        constant = usable and np.unique(np.concatenate(groups)).size < 2
+        if feature in excluded or not usable or constant:
+            note = excluded.get(feature) or ("fewer than two values in a label" if not usable else "the same value everywhere")
+            row.update(test="none", statistic=float("nan"), p_value=float("nan"), effect="", effect_size=float("nan"), note=note)
+        elif nominal:
+            test, stat, p, effect, size = _nominal_test([pd.Series(g.round()) for g in groups])
+            what = "pitch class" if feature == "key" else "major or minor"
+            row.update(test=test, statistic=stat, p_value=p, effect=effect, effect_size=size,
+                       note=f"categories ({what}): compares the distributions")  # fmt: skip
         elif len(labels) == 2:
             u, p, delta = cliffs_delta(groups[0], groups[1])
+            sign = ">" if delta > 0 else "<" if delta < 0 else "="
             row.update(test="Mann-Whitney U", statistic=u, p_value=p, effect="Cliff's delta", effect_size=abs(delta),
-                       note=f"{labels[0]} {'>' if delta > 0 else '<'} {labels[1]} (delta {delta:+.3f})")
+                       delta=delta, note=f"{labels[0]} {sign} {labels[1]} (delta {delta:+.3f})")
+            if " = " in row["highest"] and delta:
+                row["note"] += f"; same median, {labels[0] if delta > 0 else labels[1]} higher by rank"
         else:
             h, p = kruskal(*groups)
             n = sum(len(g) for g in groups)
@@ -406,9 +635,12 @@ def compare_features(data: LabelledData):
         row["ranked"] = feature not in LENGTH_FEATURES and row["test"] != "none"
         rows.append(row)
     comparison = pd.DataFrame(rows)
+    if "delta" not in comparison.columns:
+        comparison["delta"] = float("nan")
     comparison["p_holm"] = holm(comparison["p_value"].tolist())
-    columns = ["feature", "test", "statistic", "p_value", "p_holm", "effect", "effect_size", "highest", "note"]
-    comparison = comparison[columns + [c for c in comparison.columns if c.startswith("mean ")] + ["ranked"]]
+    columns = ["feature", "test", "statistic", "p_value", "p_holm", "effect", "effect_size", "delta", "highest", "note"]
+    extra = [f"{kind} {label}" for kind in ("mean", "median", "typical") for label in labels]
+    comparison = comparison[columns + extra + ["ranked"]]
     return comparison, _pairwise(by_label, labels, kruskal_features)
 
 
@@ -418,6 +650,140 @@ def rank_features(comparison):
     ranking = ranking.drop(columns=["ranked"]).reset_index(drop=True)
     ranking.insert(0, "rank", range(1, len(ranking) + 1))
     return ranking
+
+
+def _design_matrix(frame, features: list[str]):
+    """Numbers for a classifier: keys one-hot (12 columns), other features as they are (NaN kept)."""
+    import numpy as np
+
+    columns = []
+    for feature in features:
+        values = frame[feature].to_numpy(dtype=float)
+        if feature == "key":
+            columns += [np.where(np.isnan(values), np.nan, (values.round() == k).astype(float)) for k in range(12)]
+        else:
+            columns.append(values)
+    return np.column_stack(columns)
+
+
+def separability(data: LabelledData, ranking, *, folds: int = CV_FOLDS) -> Separability | None:
+    """Cross-validated accuracy of a logistic regression on the standardised ranked features.
+
+    Stratified ``folds``-fold cross-validation (fewer folds when a label has fewer tracks),
+    shuffled with seed 0; missing values are replaced by the training folds' median; keys are
+    one-hot (12 columns: a pitch class has no order). Also scores the two best-ranked features
+    alone. Runs on one BLAS thread (about 0.7 s for 2,300 tracks x 71 features x 23 labels).
+
+    Returns
+    -------
+    Separability or None
+        None when no feature is ranked.
+    """
+    import numpy as np
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    features = [f for f in data.features if f in set(ranking["feature"])]
+    if not features:
+        return None
+    y = data.frame["label"].to_numpy()
+    smallest = int(data.frame["label"].value_counts().min())
+    splitter = StratifiedKFold(n_splits=max(2, min(folds, smallest)), shuffle=True, random_state=0)
+
+    def score(chosen: list[str]) -> np.ndarray:
+        x = _design_matrix(data.frame, chosen)
+        x = x[:, ~np.all(np.isnan(x), axis=0)]
+        model = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                              LogisticRegression(max_iter=2000))  # fmt: skip
+        return cross_val_score(model, x, y, cv=splitter)
+
+    # One BLAS thread: these fits are small, and threads fighting over 2 shared cores made them 10x slower.
+    with threadpool_limits(limits=1):
+        scores = score(features)
+        top = [f for f in ranking["feature"] if f in features][:2]
+        top_scores = score(top) if len(features) > 2 else np.array([np.nan])
+    return Separability(
+        accuracy=float(scores.mean()), spread=float(scores.std()), folds=[float(s) for s in scores], features=features,
+        chance=float(data.frame["label"].value_counts(normalize=True).max()), top=top,
+        top_accuracy=float(top_scores.mean()), rows=len(y),
+    )  # fmt: skip
+
+
+#: The summary names a feature only when its Holm-corrected p-value is below this.
+SIGNIFICANT = 0.05
+
+#: Effect sizes below these are negligible and never named in the summary (Romano et al. 2006 for
+#: Cliff's delta; Cohen's small effects for epsilon squared and Cramer's V).
+SMALL_EFFECT = {"Cliff's delta": 0.147, "epsilon^2": 0.01, "Cramer's V": 0.1}
+
+
+def _verdict(sep: Separability) -> str:
+    above = (sep.accuracy - sep.chance) / max(1e-9, 1 - sep.chance)  # 0 = chance, 1 = perfect
+    if above >= 0.9:
+        return "almost perfectly separable"
+    if above >= 0.6:
+        return "clearly separable"
+    if above >= 0.3:
+        return "partly separable"
+    return "hardly separable"
+
+
+def _difference(row, labels: list[str]) -> str:
+    """One feature's difference in words and units: who is higher, the medians, the gap, the effect size."""
+    feature = row["feature"]
+    size = f"{row['effect']} {row['effect_size']:.2f}".replace("epsilon^2", "ε²").replace("Cliff's delta", "|Cliff's δ|")
+    if feature in NOMINAL_FEATURES:
+        common = ", ".join(f"{label} {row[f'typical {label}']}" for label in labels)
+        return f"{feature}: different categories (most common: {common}; {size})"
+    medians = {label: row[f"median {label}"] for label in labels}
+    if len(labels) == 2:
+        a, b = labels
+        hi, lo = (a, b) if row["delta"] > 0 else (b, a)
+        gap = medians[hi] - medians[lo]
+        gap_text = f", {format_value(feature, gap)} more" if gap > 0 else ", the same median"
+        return (f"{feature}: higher in {hi} (median {format_value(feature, medians[hi])} vs "
+                f"{format_value(feature, medians[lo])} in {lo}{gap_text}; {size})")  # fmt: skip
+    order = sorted(labels, key=lambda label: medians[label])
+    return (f"{feature}: highest in {order[-1]} (median {format_value(feature, medians[order[-1]])}), lowest in "
+            f"{order[0]} ({format_value(feature, medians[order[0]])}; {size})")  # fmt: skip
+
+
+def answer(labels: list[str], ranking, sep: Separability | None, warnings: list[DataWarning]) -> list[str]:
+    """The plain-language summary: how separable the labels are, and the features that matter most.
+
+    Returns
+    -------
+    list of str
+        Plain-text lines; lines starting with ``"- "`` are the items of a list (the features that
+        differ most). The report and the terminal show the same lines.
+    """
+    names = " and ".join(labels) if len(labels) == 2 else f"The {len(labels)} labels ({', '.join(labels)})"
+    lines = []
+    if sep is None:
+        lines.append(f"No feature could be compared for {names}.")
+    else:
+        lines.append(
+            f"{names[0].upper() + names[1:]} are {_verdict(sep)}: a logistic regression on {len(sep.features)} features "
+            f"labels {sep.accuracy:.1%} of the {sep.rows:,} tracks correctly (± {sep.spread:.1%} across "
+            f"{len(sep.folds)} cross-validation folds; always guessing the largest label: {sep.chance:.1%})."
+        )  # fmt: skip
+    strong = [r for _, r in ranking.iterrows()
+              if r["effect_size"] >= SMALL_EFFECT.get(r["effect"], 0.0) and r["p_holm"] < SIGNIFICANT][:3]  # fmt: skip
+    if strong:
+        lines.append("What differs most:")
+        lines += [f"- {_difference(r, labels)}" for r in strong]
+        if sep is not None and sep.top_accuracy == sep.top_accuracy:
+            lines.append(f"The two strongest, {' and '.join(sep.top)}, alone: {sep.top_accuracy:.1%} correct.")
+    elif len(ranking):
+        lines.append(f"No feature differs clearly: every difference is negligible or could be chance (largest effect: "
+                     f"{ranking.iloc[0]['feature']}).")  # fmt: skip
+    if warnings:
+        lines.append(f"Read with care: {len(warnings)} warning{'s' * (len(warnings) > 1)} about comparability below.")
+    return lines
 
 
 def summarise(data: LabelledData):
@@ -436,16 +802,18 @@ def summarise(data: LabelledData):
 
 
 def count_rows(data: LabelledData):
-    """Per label: rows, unique track ids (when there is a ``track_id`` column) and source files."""
+    """Per label: rows, unique track ids (when there is a ``track_id`` column), source files and feature sources."""
     import pandas as pd
 
     rows = []
+    mix = _source_mix(data.frame) if "features_source" in data.frame.columns else {}
     for label, group in data.frame.groupby("label", sort=False):
         ids = group["track_id"].astype(str).str.strip() if "track_id" in group.columns else None
         unique = int(ids[ids != ""].nunique()) if ids is not None else len(group)
         rows.append({"label": label, "rows": len(group), "unique_tracks": unique,
                      "duplicates": len(group) - unique if ids is not None else 0,
-                     "files": ", ".join(Path(s).name for s in dict.fromkeys(group["source"]))})
+                     "files": ", ".join(Path(s).name for s in dict.fromkeys(group["source"])),
+                     "features_source": _mix_text(mix[label]) if label in mix else ""})
     return pd.DataFrame(rows)
 
 
@@ -488,7 +856,7 @@ def octave_flags(data: LabelledData, *, tolerance: float = OCTAVE_TOLERANCE):
 
 def run_report(
     inputs: Iterable[str | os.PathLike], *, out_dir: str | os.PathLike = "eda-report", progress: bool = False,
-    figures: bool = True, label_column: str = "label",
+    figures: bool = True, label_column: str = "label", features_source: str | None = None,
 ) -> EdaResult:
     """Compare the labelled CSVs and write the report folder.
 
@@ -497,7 +865,7 @@ def run_report(
     inputs : iterable of str or path-like
         CSV files and/or folders of CSVs, two or more labels in all.
     out_dir : str or path-like
-        Folder for ``report.html``, the figures (PNG) and the tables (CSV); created if needed,
+        Folder for ``report.html``, the figures (SVG) and the tables (CSV); created if needed,
         files of an earlier report are replaced.
     progress : bool
         Show a tqdm bar on stderr while the figures render.
@@ -505,6 +873,9 @@ def run_report(
         Render the figures (the slow part). Without them the report has the tables only.
     label_column : str
         See :func:`read_labelled_csvs`.
+    features_source : str, optional
+        Which rows to compare when the labels' ``features_source`` mixes differ; see
+        :func:`choose_feature_source`.
 
     Returns
     -------
@@ -518,28 +889,36 @@ def run_report(
     """
 
     data = read_labelled_csvs(inputs, label_column=label_column)
-    comparison, pairwise = compare_features(data)
+    data, warned = choose_feature_source(data, features_source=features_source)
+    warned += scale_mismatches(data) + missing_for_a_label(data)
+    reasons = {"scale": "not comparable: different scales across inputs", "missing": "no values for a whole label"}
+    excluded = {w.feature: reasons[w.kind] for w in warned if w.feature}
+    comparison, pairwise = compare_features(data, excluded=excluded)
+    ranking = rank_features(comparison)
+    sep = separability(data, ranking)
     tables = {
         "counts": count_rows(data),
         "missing": missing_table(data),
         "summary": summarise(data),
         "comparison": comparison,
-        "ranking": rank_features(comparison),
+        "ranking": ranking,
         "pairwise": pairwise,
         "octave_flags": octave_flags(data),
     }
-    pngs = rep.render_figures(data, tables["ranking"], progress=progress) if figures else {}
-    html = rep.render_html(data, tables, pngs)
+    lead = answer(data.labels, ranking, sep, warned)
+    figs = rep.render_figures(data, ranking, progress=progress) if figures else {}
+    html = rep.render_html(data, tables, figs, answer=lead, warnings=[w.message for w in warned], separability=sep)
     out = Path(out_dir)
-    files = rep.write_report(out, tables=tables, pngs=pngs, html=html)
+    files = rep.write_report(out, tables=tables, figures=figs, html=html)
     return EdaResult(
         report=out / "report.html", out_dir=out, labels=data.labels, features=data.features, files=files,
+        answer=lead, warnings=warned, separability=sep,
         **{name: tables[name] for name in ("counts", "missing", "summary", "comparison", "ranking", "pairwise", "octave_flags")},
     )  # fmt: skip
 
 
 def format_ranking(result: EdaResult, *, top: int | None = None) -> str:
-    """The ranking "what separates these playlists" as a terminal table (plus the report path).
+    """The summary, the warnings and the ranking "what separates these playlists" for the terminal.
 
     Parameters
     ----------
@@ -551,15 +930,21 @@ def format_ranking(result: EdaResult, *, top: int | None = None) -> str:
     -------
     str
     """
+    import textwrap
+
     ranking = result.ranking if top is None else result.ranking.head(top)
-    means = [f"mean {label}" for label in result.labels] if len(result.labels) <= MAX_TERMINAL_MEANS else []
+    shown = result.labels if len(result.labels) <= MAX_TERMINAL_MEANS else []
     rows = [
-        [int(r["rank"]), r["feature"], r["effect"], round(float(r["effect_size"]), 3), _p_text(r["p_holm"]), r["highest"],
-         *[float(r[m]) for m in means]]
+        [int(r["rank"]), r["feature"], _effect_name(r["effect"]), f"{r['effect_size']:.2f}", _p_text(r["p_holm"]),
+         r["highest"] or "-", *[r[f"typical {label}"] for label in shown]]
         for _, r in ranking.iterrows()
     ]  # fmt: skip
-    lines = ["What separates these playlists (largest effect first):",
-             format_table(rows, headers=["rank", "feature", "effect size", "value", "p (Holm)", "highest", *means])]
+    lines = [textwrap.fill(line, width=100, subsequent_indent="    " if line.startswith("- ") else "  ")
+             for line in result.answer]  # fmt: skip
+    lines += [textwrap.fill(f"warning: {w.message}", width=100, subsequent_indent="  ") for w in result.warnings]
+    lines += ["", "What separates these playlists (largest effect first; typical = median, or most common category):",
+              format_table(rows, headers=["rank", "feature", "effect", "size", "p (Holm)", "higher in",
+                                          *[f"typical {label}" for label in shown]])]  # fmt: skip
     unranked = result.comparison[~result.comparison["ranked"]]
     for _, r in unranked.iterrows():
         why = "track length, not sound" if r["feature"] in LENGTH_FEATURES else r["note"]
@@ -568,6 +953,10 @@ def format_ranking(result: EdaResult, *, top: int | None = None) -> str:
         lines.append(f"tempo: {len(result.octave_flags)} tracks look like octave errors (half or double tempo); see the report")
     lines.append(f"report: {result.report}")
     return "\n".join(lines)
+
+
+def _effect_name(effect: str) -> str:
+    return {"Cliff's delta": "|Cliff's d|", "epsilon^2": "epsilon^2"}.get(effect, effect)
 
 
 def _p_text(p: float) -> str:

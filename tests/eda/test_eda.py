@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -12,32 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spotidance.eda import run as eda
 from spotidance.core.errors import SpotidanceError
-
-FEATURES = ("danceability", "energy", "instrumentalness", "tempo", "valence")
-
-
-def write_csv(path: Path, columns: dict[str, list], *, header: list[str] | None = None) -> Path:
-    """Write columns (equal lengths) as a CSV; ``header`` overrides the names (repeats allowed)."""
-    names = header or list(columns)
-    rows = zip(*columns.values())
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(names)
-        writer.writerows(rows)
-    return path
-
-
-def playlist(rng: np.random.Generator, n: int, *, shift: dict[str, float] | None = None) -> dict[str, list]:
-    """Random features on their natural scales; ``shift`` moves some features' centres."""
-    shift = shift or {}
-    centre = {"danceability": 0.6, "energy": 0.7, "instrumentalness": 0.5, "tempo": 125.0, "valence": 0.4}
-    spread = {"danceability": 0.1, "energy": 0.1, "instrumentalness": 0.2, "tempo": 3.0, "valence": 0.15}
-    columns = {"track_id": [f"id{rng.integers(1 << 40):x}" for _ in range(n)], "track_name": [f"t{i}" for i in range(n)]}
-    for f in FEATURES:
-        columns[f] = list(np.round(rng.normal(centre[f] + shift.get(f, 0.0), spread[f], n), 4))
-    return columns
+from spotidance.eda import run as eda
+from tests.helpers.eda_data import FEATURES, playlist, ranking_rows, write_csv
 
 
 def brute_cliffs_delta(a, b) -> float:
@@ -65,7 +41,7 @@ def test_two_labels_the_separating_feature_ranks_first(tmp_path, separator, shif
     values = frame.loc[frame.label == "beta", separator]
     assert summary["mean"] == pytest.approx(values.mean()) and summary["q3"] == pytest.approx(values.quantile(0.75))
     text = eda.format_ranking(result)
-    assert text.splitlines()[3].split()[1] == separator and str(result.report) in text
+    assert ranking_rows(text)[0][1] == separator and str(result.report) in text
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "ranking.csv").is_file()
 
 
@@ -216,10 +192,11 @@ def test_full_report_is_self_contained_html_with_every_figure_embedded(tmp_path)
         paths.append(write_csv(tmp_path / f"{name}.csv", columns))
     result = eda.run_report(paths, out_dir=tmp_path / "out")
     out = tmp_path / "out"
-    pngs = sorted(p.name for p in out.glob("*.png"))
-    assert {"dist_tempo.png", "dist_instrumentalness.png", "boxplots.png", "correlation.png", "ranking.png"} <= set(pngs)
-    assert {f"dist_{f}.png" for f in FEATURES + ("mode",)} <= set(pngs)
-    assert "bpm / 2" in result.features and [p for p in pngs if p.startswith("dist_bpm_2-")]
+    svgs = sorted(p.name for p in out.glob("*.svg"))
+    assert {"dist_tempo.svg", "dist_instrumentalness.svg", "boxplots.svg", "correlation.svg", "ranking.svg",
+            "projection.svg"} <= set(svgs)  # fmt: skip
+    assert {f"dist_{f}.svg" for f in FEATURES + ("mode",)} <= set(svgs)
+    assert "bpm / 2" in result.features and [p for p in svgs if p.startswith("dist_bpm_2-")]
     assert all(p.parent == out for p in result.files)
     assert {"counts.csv", "missing.csv", "summary.csv", "ranking.csv", "pairwise.csv", "octave_flags.csv"} <= {p.name for p in out.glob("*.csv")}
     parser = _Images()
@@ -227,12 +204,14 @@ def test_full_report_is_self_contained_html_with_every_figure_embedded(tmp_path)
     parser.feed(text)
     parser.close()
     assert "html" in parser.tags and "table" in parser.tags
-    assert len(parser.sources) == len(pngs)
-    for src in parser.sources:
-        assert src.startswith("data:image/png;base64,")
-        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    # tempo and instrumentalness come first among the distributions
-    order = [text.index(f"(dist_{f}.png)") for f in ("tempo", "instrumentalness", "danceability")]
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
+    assert len(parser.sources) == len(svgs)
+    for src in parser.sources:  # every figure is embedded as SVG, identical to its file
+        assert src.startswith("data:image/svg+xml;base64,")
+        svg = base64.b64decode(src.split(",", 1)[1])
+        assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg[:2000]
+    # the summary first, then tempo and instrumentalness first among the distributions
+    order = [text.index('id="summary"'), *[text.index(f"(dist_{f}.svg)") for f in ("tempo", "instrumentalness", "danceability")]]
     assert order == sorted(order)
     assert result.files[-1] == result.report and not list(out.glob(".*.tmp"))
 
@@ -256,7 +235,8 @@ def test_cli_prints_ranking_and_errors_in_one_line(tmp_path):
     ok = subprocess.run([*run, str(a), str(b), "--out", str(tmp_path / "rep"), "--no-figures", "--quiet"],
                         capture_output=True, text=True)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.splitlines()[3].split()[1] == "valence" and str(tmp_path / "rep" / "report.html") in ok.stdout
+    assert ranking_rows(ok.stdout)[0][1] == "valence" and str(tmp_path / "rep" / "report.html") in ok.stdout
+    assert ok.stdout.splitlines()[0].startswith("A and b are")  # the summary comes first
     bad = subprocess.run([*run, str(a), "--out", str(tmp_path / "bad")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith("spotidance: error: only one label")

@@ -10,7 +10,7 @@ from spotidance.audio import spectrogram
 from spotidance.audio.config import SpectrogramConfig
 from spotidance.core.errors import AudioDecodeError, SpotidanceError
 
-librosa = pytest.importorskip("librosa")
+import librosa  # noqa: E402  (a dependency: its absence is a failure, not a skip)
 CONFIG = SpectrogramConfig()
 
 

@@ -199,8 +199,8 @@ def test_rewrite_replaces_a_bundle_and_an_interrupted_rewrite_keeps_the_old_one(
     assert sorted(p.name for p in copy.parent.iterdir()) == ["copy"]  # no temporary folders left
 
 
-def test_real_architectures_round_trip_when_available(tmp_path):
-    models = pytest.importorskip("spotidance.model.architectures")
+def test_real_architectures_round_trip(tmp_path):
+    from spotidance.model import architectures as models
     config = SpectrogramConfig()
     frames = real_frames(config)
     for name in ("binary-1d", "multiclass-2d"):

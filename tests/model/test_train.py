@@ -90,6 +90,7 @@ def multiclass(data):
     return SimpleNamespace(result=result, lines=lines)
 
 
+@pytest.mark.slow
 def test_binary_1d_from_the_cli_beats_chance_on_held_out_tracks(binary, data):
     b = read_bundle(binary.out)
     test = b.metrics["test"]
@@ -132,6 +133,7 @@ def test_the_kept_epoch_is_the_lowest_validation_loss(binary, multiclass):
         assert metrics["best_val_loss"] == pytest.approx(min(val_loss))
 
 
+@pytest.mark.slow
 def test_multiclass_2d_beats_chance_and_keeps_the_best_weights(multiclass, data):
     import keras
 

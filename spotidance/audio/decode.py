@@ -80,12 +80,18 @@ def load(path: str | os.PathLike, *, sample_rate: int = 22050) -> np.ndarray:
     AudioDecodeError
         With the reason as message: missing, not a file, empty, not audio, truncated, silent.
     """
+    import stat
+
     path = Path(path)
-    if not path.exists():
-        raise AudioDecodeError("no such file")
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except OSError:
+        raise AudioDecodeError("no such file") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioDecodeError("not a file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end: refused, not read
+        raise AudioDecodeError("not a regular file (a FIFO, socket or device)")
+    if st.st_size == 0:
         raise AudioDecodeError("empty file (0 bytes)")
     try:
         y, native_rate = _decode_soundfile(path)

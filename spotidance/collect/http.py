@@ -6,6 +6,9 @@ one :class:`PacedSession`, a :class:`requests.Session` whose ``request`` method
 * waits for its turn in the service's pace (a token bucket shared by all threads),
 * sets a timeout on every request,
 * retries connection errors, timeouts and 5xx answers a few times with exponential backoff,
+* declares the service down for the rest of the run after a request's worth of timeouts or
+  refused connections in a row (counted over every thread): later requests fail at once, so
+  the collector saves its progress and stops (exit code 3) instead of waiting track by track,
 * waits out a ``429`` whose ``Retry-After`` is at most ``max_wait`` seconds, saying so on stderr,
   and hands back a longer one, or one with ``QUOTA_EXCEEDED``, for the caller to raise
   :class:`RateLimited` (the collector then saves its progress and stops with a message saying
@@ -117,10 +120,19 @@ class RateLimited(Exception):
 
 
 class ServiceUnavailable(Exception):
-    """A service kept failing (5xx, timeouts, refused connections) after every retry."""
+    """A service kept failing (5xx, timeouts, refused connections) after every retry.
 
-    def __init__(self, service: str, detail: str) -> None:
+    Attributes
+    ----------
+    service : str
+    down : bool
+        The session declared the whole service down for this run (see :class:`PacedSession`):
+        the collector stops (exit code 3, progress saved) instead of trying track after track.
+    """
+
+    def __init__(self, service: str, detail: str, *, down: bool = False) -> None:
         self.service = service
+        self.down = down
         super().__init__(f"{service} is not answering ({detail})")
 
 
@@ -168,7 +180,12 @@ class Limits:
     #: First backoff in seconds (doubled at each retry, with jitter).
     backoff: float = field(default_factory=lambda: DEFAULT_BACKOFF)
     #: (connect, read) timeout of each request in seconds.
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    timeout: tuple[float, float] = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    #: Failed attempts in a row (timeouts, refused connections; any thread) after which the
+    #: service is declared down for the rest of the run. ``None``: ``retries + 1``, i.e. one
+    #: request's worth, shared by all threads, so 8 threads waiting on a silent service give up
+    #: after one timeout, not 8 x 4.
+    down_after: int | None = None
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
@@ -232,10 +249,27 @@ class PacedSession(requests.Session):
         self.throttled = throttled
         pace = pace_for(service)
         self.pacer = Pacer(*pace) if pace else None
+        self._health = threading.Lock()
+        self._failures = 0  # failed attempts in a row, over every thread
+        self.down: str | None = None  # why the service was declared down for this run
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
         self.headers["User-Agent"] = "spotidance (+https://github.com/spotidance)"
+
+    def _failed(self, kind: str) -> None:
+        """Count one failed attempt; declare the service down after :attr:`Limits.down_after` in a row."""
+        limit = self.limits.down_after or (self.limits.retries + 1)
+        with self._health:
+            self._failures += 1
+            if self._failures >= limit and self.down is None:
+                self.down = f"{kind} {self._failures} times in a row"
+        if self.down is not None:
+            raise ServiceUnavailable(self.name, f"{self.down}; declared down for this run", down=True)
+
+    def _answered(self) -> None:
+        with self._health:
+            self._failures = 0
 
     def _sleep_backoff(self, attempt: int) -> None:
         delay = self.limits.backoff * (2**attempt) * (0.75 + 0.5 * random.random())
@@ -256,13 +290,16 @@ class PacedSession(requests.Session):
         attempt = 0
         throttles = 0
         while True:
+            if self.down is not None:  # declared down by any thread: give up at once
+                raise ServiceUnavailable(self.name, f"{self.down}; declared down for this run", down=True)
             if self.pacer is not None:
                 self.pacer.wait()
             try:
                 response = super().request(method, url, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                self._failed(kind)
                 if attempt >= self.limits.retries:
-                    kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                     raise ServiceUnavailable(self.name, f"{kind} {attempt + 1} times") from None
                 self._sleep_backoff(attempt)
                 attempt += 1
@@ -270,6 +307,8 @@ class PacedSession(requests.Session):
             except requests.RequestException as exc:  # a bad URL, too many redirects, ...
                 raise ServiceUnavailable(self.name, type(exc).__name__) from None
             status = response.status_code
+            if status < 500:  # a 5xx is about one resource (retried below), not the service being down
+                self._answered()
             if status >= 500 and attempt < self.limits.retries:
                 response.close()
                 self._sleep_backoff(attempt)

@@ -10,6 +10,7 @@ import requests
 
 from spotidance.audio.decode import load
 from spotidance.collect.http import PacedSession, raise_for_rate_limit, ServiceUnavailable
+from spotidance.core.atomic import output_errors
 from spotidance.core.errors import AudioDecodeError
 
 
@@ -51,8 +52,9 @@ def download(session: PacedSession, url: str, dest: Path, *, max_bytes: int = MA
     PreviewRejected
         Too large, empty, broken transfer or not decodable audio (the reason is the message).
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".part" + dest.suffix, dir=dest.parent)
+    with output_errors(dest):  # a full or read-only disk: one line, not a traceback from a thread
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".part" + dest.suffix, dir=dest.parent)
     tmp = Path(tmp_name)
     try:
         size = 0
@@ -66,7 +68,7 @@ def download(session: PacedSession, url: str, dest: Path, *, max_bytes: int = MA
                 declared = int(response.headers.get("Content-Length") or 0)
                 if declared > max_bytes:
                     raise PreviewRejected(f"preview larger than {max_bytes // 1024} KiB")
-                with os.fdopen(fd, "wb") as fh:
+                with output_errors(dest), os.fdopen(fd, "wb") as fh:
                     fd = -1
                     for chunk in response.iter_content(64 * 1024):
                         size += len(chunk)
@@ -76,13 +78,16 @@ def download(session: PacedSession, url: str, dest: Path, *, max_bytes: int = MA
         except requests.RequestException as exc:
             raise PreviewRejected(f"preview transfer broken ({type(exc).__name__})", transient=True) from None
         except ServiceUnavailable as exc:
+            if exc.down:  # the preview server is down for this run: stop, do not try every track
+                raise
             raise PreviewRejected(str(exc), transient=True) from None
         if size == 0:
             raise PreviewRejected("preview is empty")
         reason = check_audio(tmp)
         if reason:
             raise PreviewRejected(f"preview not usable audio ({reason})")
-        os.replace(tmp, dest)
+        with output_errors(dest):
+            os.replace(tmp, dest)
         return size
     finally:
         if fd >= 0:

@@ -38,6 +38,7 @@ from spotidance.collect.sources.deezer import deezer_session, DeezerClient, find
 from spotidance.collect.sources.reccobeats import BATCH, ReccoBeatsClient
 from spotidance.collect.sources.spotify import FEATURES_BATCH, FeaturesForbidden, row_object, SpotifySource, track_fields
 from spotidance.core import progress
+from spotidance.core.atomic import OutputError, output_errors
 from spotidance.core.errors import SpotidanceError, short_reason
 from spotidance.core.playlist_csv import find_label, PlaylistStore
 from spotidance.core.schema import AUDIO_FEATURES
@@ -51,6 +52,16 @@ EXIT_RERUN = 3
 #: Seconds between two rewrites of the CSV during a stage.
 SAVE_EVERY = 5.0
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+#: Why a track has no preview, when that will not change on a rerun (the catalogue's answer).
+#: Every other failure (truncated transfer, expired URL, 5xx, timeout, undecodable download) is
+#: transient: recorded under ``preview_retry`` and tried again by the next run.
+PERMANENT_MISSES = frozenset({"not on Deezer", "ISRC resolved to another version", "no preview on Deezer"})
+
+
+def is_permanent_miss(reason: str) -> bool:
+    """Whether a recorded preview miss is final (see :data:`PERMANENT_MISSES`)."""
+    return reason in PERMANENT_MISSES or reason.startswith("preview larger than")
 
 
 @dataclass
@@ -194,7 +205,10 @@ class Collector:
             ) from None
         except BaseException:
             if store.rows:
-                store.save()  # Ctrl-C or an error: keep what is known
+                try:
+                    store.save()  # Ctrl-C or an error: keep what is known
+                except OSError:  # a full disk: the journal and the last saved CSV stay, a rerun replays them
+                    pass
             raise
         finally:
             store.close()
@@ -303,7 +317,7 @@ class Collector:
     def _needs_preview(self, tid: str) -> bool:
         row = self.store.rows[tid]
         misses = self.store.state.get("preview_misses") or {}
-        if tid in misses:
+        if tid in misses and is_permanent_miss(misses[tid]):  # older runs also recorded transient ones
             return False
         if row.get("preview_path"):
             path = self.out / row["preview_path"]
@@ -401,9 +415,11 @@ class Collector:
                     if fresh is None:
                         break
                     track = fresh
-        if reasons and reasons[-1].transient:
-            return  # not recorded as a miss: the next run tries again
-        self._miss(tid, str(reasons[-1]) if reasons else "preview download failed")
+        reason = str(reasons[-1]) if reasons else "preview download failed"
+        if reasons and not reasons[-1].transient and is_permanent_miss(reason):
+            self._miss(tid, reason)
+        else:  # a broken transfer, an expired URL, a server error: the next run tries again
+            store.set_state("preview_retry", {tid: reason}, merge=True)
 
     def _deezer_track(self, tid: str, row: dict[str, str]) -> dict | None:
         """The Deezer track (with a fresh preview URL) for a row, recording what it links."""
@@ -530,19 +546,28 @@ class Collector:
         store = self.store
         summary = Summary(label=store.label, csv_path=store.csv_path, tracks=len(selected))
         misses = store.state.get("preview_misses") or {}
+        retry = store.state.get("preview_retry") or {}
         for tid in selected:
             row = store.rows[tid]
             if row.get("preview_path"):
                 summary.with_preview += 1
                 summary.preview_sources[row.get("preview_source") or "?"] += 1
-            elif tid in misses:
-                summary.preview_misses[misses[tid]] += 1
+            elif tid in misses and is_permanent_miss(misses[tid]):
+                summary.preview_misses[f"{misses[tid]} (not retried)"] += 1
+            elif tid in retry or tid in misses:
+                why = retry.get(tid) or misses[tid]
+                summary.preview_misses[f"{_brief(why)} (a rerun retries)"] += 1
             elif self.previews:
                 summary.preview_misses["not fetched (a rerun retries)"] += 1
             summary.features_sources[row.get("features_source") or ""] += 1
         summary.skipped.update((store.state.get("listing") or {}).get("skipped") or {})
         summary.notes = list(dict.fromkeys(self.summary_notes))
         return summary
+
+
+def _brief(reason: str) -> str:
+    """A failure's reason without per-track detail (``(truncated: decoded 1.0 s ...)`` -> ``(truncated)``)."""
+    return re.sub(r"\(([^:()]*):[^()]*\)$", r"(\1)", reason).strip() or reason
 
 
 def _notify(message: str) -> None:
@@ -605,4 +630,10 @@ def collect(
     ref = parse_playlist(playlist)
     collector = Collector(ref, out=Path(out), label=label, market=market, limit=limit, previews=previews,
                           features=features, workers=workers, max_wait=max_wait, progress=progress, notify=notify)  # fmt: skip
-    return collector.run()
+    # a full disk, a read-only or unwritable --out: one line; what was saved stays, a rerun resumes
+    hint = "; what was saved stays saved: free some space and rerun the same command to continue"
+    try:
+        with output_errors(out):
+            return collector.run()
+    except OutputError as exc:
+        raise OutputError(f"{exc}{hint}", cause=exc) from None

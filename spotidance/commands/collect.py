@@ -8,6 +8,15 @@ from spotidance.collect.run import collect
 from spotidance.core import progress
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Refuse NaN (which every range check lets through) and infinities."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", ctx=ctx, param=param)
+    return value
+
+
 @click.command("collect")
 @click.argument("playlist")
 @click.option("--label", default=None, help="Label and CSV name [default: a slug of the playlist's name].")
@@ -19,7 +28,7 @@ from spotidance.core import progress
 @click.option("--features", type=click.Choice(["auto", "spotify", "reccobeats", "local", "none"]), default="auto",
               show_default=True, help="Where audio features come from (auto: spotify, then reccobeats, then local).")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent lookups/downloads.")
-@click.option("--max-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+@click.option("--max-wait", type=click.FloatRange(0, 86400), default=60.0, show_default=True, callback=_finite,
               help="Longest Retry-After (s) waited out; longer ones save progress and stop.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(playlist: str, label: str | None, out: str, market: str | None, limit: int | None, no_previews: bool,

@@ -5,15 +5,15 @@ from __future__ import annotations
 import click
 
 from spotidance.core import progress
-from spotidance.core.atomic import write_atomic
-from spotidance.model.evaluate import evaluate, format_scores
+from spotidance.model.evaluate import check_scores_output, evaluate, format_scores, write_scores
 
 
 @click.command("evaluate")
 @click.argument("model_dir", type=click.Path(path_type=str))
 @click.argument("dataset", type=click.Path(path_type=str))
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Also write every score as JSON to this file (atomically).")
+              help="Also write every score as JSON to this file (replaced atomically; - for stdout, "
+                   "then the tables go to stderr).")
 @click.option("--backend", type=click.Choice(["auto", "litert", "keras"]), default="auto", show_default=True,
               help="Inference runtime: auto uses LiteRT (no TensorFlow import) when the bundle has model.tflite.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -29,16 +29,18 @@ def command(model_dir: str, dataset: str, json_file: str | None, backend: str, q
     Examples:
       spotidance evaluate model/ other-frames/
       spotidance evaluate model/ other-frames/ --json scores.json
+      spotidance evaluate model/ other-frames/ --json - | jq .track
     """
-    import json
     from pathlib import Path
 
+    # the output is checked before scoring: an input, a folder or an unwritable place is refused now
+    kind = check_scores_output(json_file, model_dir=model_dir, dataset=dataset) if json_file else None
     metrics = evaluate(model_dir, dataset, backend=backend, progress=progress.wanted(quiet=quiet))
-    click.echo(format_scores(metrics, title=Path(dataset).name or "dataset"))
+    to_stdout = kind == "stdout"
+    click.echo(format_scores(metrics, title=Path(dataset).name or "dataset"), err=to_stdout)
     if metrics["tracks_seen_in_training"]:
         click.echo(f"note: {metrics['tracks_seen_in_training']} of these tracks were in the model's training or "
                    "validation split; their scores are not held-out scores", err=True)  # fmt: skip
     if json_file:
-        Path(json_file).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(Path(json_file), json.dumps(metrics, indent=1))
-        click.echo(f"scores -> {json_file}", err=True)
+        if write_scores(metrics, out=json_file, model_dir=model_dir, dataset=dataset) != "stdout":
+            click.echo(f"scores -> {json_file}", err=True)

@@ -33,7 +33,7 @@ from spotidance.audio.files import source_key
 from spotidance.core.errors import SpotidanceError
 from spotidance.core.progress import bar as progress_bar
 from spotidance.core.tables import format_table
-from spotidance.core.workers import default_workers, init_worker_process
+from spotidance.core.workers import default_workers, map_ordered
 from spotidance.dataset.frames import DatasetWriter, FrameDataset
 
 
@@ -60,6 +60,7 @@ class PrepareSummary:
     previously_skipped: int
     frames_per_label: dict[str, int]
     tracks_per_label: dict[str, int]
+    repaired: int = 0
 
 
 def sources_from_inputs(inputs: list[str | os.PathLike]) -> tuple[list[TrackSource], list[dict[str, str]]]:
@@ -84,6 +85,8 @@ def sources_from_inputs(inputs: list[str | os.PathLike]) -> tuple[list[TrackSour
         item = Path(raw)
         if not item.exists():
             raise SpotidanceError(f"{item}: no such file or folder")
+        if not item.is_dir() and not item.is_file():
+            raise SpotidanceError(f"{item}: not a regular file or folder (a FIFO, socket or device is not read)")
         if item.is_dir():
             found = _from_folder(item)
         elif item.suffix.lower() == ".csv":
@@ -119,12 +122,18 @@ SPOTIFY_PREVIEW_REASON = "Spotify preview: Spotify's terms forbid training model
 
 def _from_csv(file: Path) -> tuple[list[TrackSource], list[dict[str, str]]]:
     try:
-        with open(file, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        with open(file, newline="", encoding="utf-8-sig") as fh:  # -sig: a UTF-8 BOM (Excel) is not part of a name
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SpotidanceError(f"{file}: unreadable CSV ({exc.__class__.__name__})") from None
-    if rows and "track_id" not in rows[0]:
+    if not header:
+        raise SpotidanceError(f"{file}: empty CSV (no header, no rows)")
+    if "track_id" not in header:
         raise SpotidanceError(f"{file}: no track_id column; is this a CSV written by `spotidance collect`?")
+    if not rows:
+        raise SpotidanceError(f"{file}: the CSV has a header but no rows")
     out: list[TrackSource] = []
     problems: list[dict[str, str]] = []
     for row in rows:
@@ -181,7 +190,7 @@ def prepare(
     sources, problems = sources_from_inputs(list(inputs))
     if not sources and not problems:
         raise SpotidanceError("the input holds no audio files (a folder needs one sub-folder of audio files per label)")
-    writer = DatasetWriter(Path(out), config)
+    writer = DatasetWriter(Path(out), config)  # forgets tracks whose shard is missing or damaged
     known, known_skips = writer.known(), writer.known_skips()
 
     todo: list[TrackSource] = []
@@ -234,7 +243,10 @@ def prepare(
     ds = FrameDataset.open(out)
     tracks_per_label = Counter(t["label"] for t in ds.manifest["tracks"])
     if len(ds) == 0:
-        raise SpotidanceError(f"no frames: all {len(skipped) + previously_skipped} input files were skipped (see the reasons above)")
+        reasons = Counter(s["reason"] for s in (skipped or ds.manifest["skipped"]))
+        listed = "; ".join(f"{n} x {reason}" if n > 1 else reason for reason, n in reasons.most_common(3))
+        more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+        raise SpotidanceError(f"no frames: all {len(skipped) + previously_skipped} input files were skipped ({listed}{more})")
     return PrepareSummary(
         dataset=Path(out),
         added=added,
@@ -244,29 +256,22 @@ def prepare(
         previously_skipped=previously_skipped,
         frames_per_label=ds.frames_per_label(),
         tracks_per_label={label: tracks_per_label.get(label, 0) for label in ds.labels},
+        repaired=len(writer.repaired),
     )
 
 
 def _run_jobs(todo: list[TrackSource], *, config: SpectrogramConfig, workers: int | None):
-    """Yield ``(status, result)`` for each source, in order; parallel over processes."""
-    workers = workers or default_workers()
-    if workers <= 1 or len(todo) <= 1:
-        from threadpoolctl import threadpool_limits
+    """Yield ``(status, result)`` for each source, in order: over processes, or a Dask cluster.
 
-        # one BLAS thread, as in the workers: the mel product's summation order, and so every
-        # float32 bit of the dataset, does not depend on --workers
-        with threadpool_limits(1):
-            for s in todo:
-                yield spectrogram.frames_or_reason(s.path, config=config)
-        return
-    import concurrent.futures as cf
+    Every path runs with one BLAS thread (:func:`spotidance.core.workers.map_ordered`): the mel
+    product's summation order, and so every float32 bit of the dataset, does not depend on
+    ``--workers`` or on where the work ran.
+    """
     import functools
 
-    pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=init_worker_process)
-    try:
-        yield from pool.map(functools.partial(spectrogram.frames_or_reason, config=config), [s.path for s in todo], chunksize=1)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    workers = max(1, min(workers or default_workers(), len(todo)))
+    job = functools.partial(spectrogram.frames_or_reason, config=config)
+    yield from map_ordered(job, [s.path for s in todo], workers=workers, what="a file")
 
 
 def format_summary(summary: PrepareSummary) -> str:
@@ -281,6 +286,8 @@ def format_summary(summary: PrepareSummary) -> str:
         + f", {len(summary.skipped)} skipped"
         + (f", {summary.previously_skipped} skipped before and unchanged" if summary.previously_skipped else "")
     )
+    if summary.repaired:
+        lines.append(f"repaired: {summary.repaired} tracks whose shard was missing or damaged were framed again")
     if summary.skipped:
         lines.append(format_table([[s["path"], s["reason"]] for s in summary.skipped], headers=["skipped file", "reason"]))
     return "\n".join(lines)

@@ -33,6 +33,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -40,8 +41,10 @@ from typing import Any
 
 from spotidance import __version__
 from spotidance.audio.config import SpectrogramConfig
+from spotidance.core.atomic import output_errors
 from spotidance.core.errors import SpotidanceError, short_reason
 from spotidance.core.extras import require
+from spotidance.dataset.frames import checked_config
 from spotidance.model.runners import BACKENDS, KerasRunner, LiteRTRunner, Runner, litert_available
 
 #: The ``format`` field of every ``bundle.json``.
@@ -62,6 +65,11 @@ SPLIT_FILE = "split.json"
 TFLITE_TOLERANCE = 1e-4
 
 _HINT = "train a new one with `spotidance train`"
+
+#: A file name ``bundle.json`` may list: a plain name inside the bundle folder (a bundle is
+#: untrusted input; ``../x`` must never be read).
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,13 +149,18 @@ class Bundle:
         -------
         keras.Model
         """
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow start-up lines before our message
         keras = require("keras", extra="train", purpose="load this bundle's Keras model")  # built-in layers only
 
         file = self.verified_file(KERAS_FILE)
         try:
             return keras.saving.load_model(file, compile=False)
         except Exception as exc:
-            raise SpotidanceError(f"{file}: Keras cannot load it ({short_reason(exc)}); {_HINT}") from None
+            if "Lambda" in str(exc) or "arbitrary code" in str(exc):
+                raise SpotidanceError(
+                    f"{file}: the model holds a Lambda layer (Python code), which spotidance never runs from a bundle; {_HINT}"
+                ) from None
+            raise SpotidanceError(f"{file}: Keras cannot load it ({short_reason(exc, limit=200)}); {_HINT}") from None
 
 
 def check_config(bundle: Bundle, config: SpectrogramConfig, *, what: str = "the data") -> None:
@@ -214,13 +227,7 @@ def read_bundle(model_dir: str | os.PathLike) -> Bundle:
             f"{BUNDLE_VERSION}: upgrade spotidance (pip install -U spotidance)"
         )
     manifest = _upgrade(manifest, path=path)
-    try:
-        files = dict(manifest["files"])
-        labels = [str(x) for x in manifest["labels"]]
-        config = SpectrogramConfig.from_dict(dict(manifest["spectrogram"]))
-        model_name = str(manifest["model_name"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SpotidanceError(f"{path / MANIFEST}: incomplete bundle description ({short_reason(exc)}); {_HINT}") from None
+    files, labels, config, model_name = _validate(manifest, file=path / MANIFEST)
     if len(labels) < 2:
         raise SpotidanceError(f"{path / MANIFEST}: a classifier needs at least 2 labels, found {len(labels)}; {_HINT}")
     for required in (KERAS_FILE, METRICS_FILE, SPLIT_FILE):
@@ -231,6 +238,10 @@ def read_bundle(model_dir: str | os.PathLike) -> Bundle:
         raise SpotidanceError(f"{path}: incomplete bundle, missing {', '.join(missing)}; restore the folder or {_HINT}")
     metrics = _read_json(path / METRICS_FILE, missing=f"{path}: {METRICS_FILE} is missing; {_HINT}")
     split = _read_json(path / SPLIT_FILE, missing=f"{path}: {SPLIT_FILE} is missing; {_HINT}")
+    if not isinstance(split, dict) or not all(
+        isinstance(v, list) and all(isinstance(t, str) for t in v) for v in split.values()
+    ):
+        raise SpotidanceError(f"{path / SPLIT_FILE}: damaged (not lists of track ids per side); restore the bundle or {_HINT}")
     return Bundle(
         path=path,
         model_name=model_name,
@@ -246,6 +257,40 @@ def read_bundle(model_dir: str | os.PathLike) -> Bundle:
     )
 
 
+def _validate(manifest: dict[str, Any], *, file: Path) -> tuple[dict[str, dict[str, Any]], list[str], SpectrogramConfig, str]:
+    """Check ``bundle.json``'s fields (types, names inside the folder) before any is used.
+
+    Returns ``files, labels, config, model_name``; raises a one-line :class:`SpotidanceError`.
+    """
+
+    def bad(what: str) -> SpotidanceError:
+        return SpotidanceError(f"{file}: damaged bundle description ({what}); restore the bundle or {_HINT}")
+
+    for key in ("files", "labels", "spectrogram", "model_name"):
+        if key not in manifest:
+            raise bad(f"no {key!r}")
+    files, labels, model_name = manifest["files"], manifest["labels"], manifest["model_name"]
+    if not isinstance(files, dict):
+        raise bad("'files' is not a JSON object")
+    for name, entry in files.items():
+        if not _FILE_NAME.match(name) or name == MANIFEST:
+            raise bad(f"'files' names {name[:60]!r}, not a file inside the bundle folder")
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) or not _SHA256.match(entry["sha256"]):
+            raise bad(f"'files' entry {name!r} has no valid sha256")
+        size = entry.get("bytes", 0)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise bad(f"'files' entry {name!r} has an invalid size")
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels):
+        raise bad("'labels' must be a list of distinct non-empty strings")
+    if not isinstance(model_name, str) or not model_name:
+        raise bad("'model_name' is not a string")
+    for key in ("training", "tflite", "input"):
+        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
+            raise bad(f"{key!r} is not a JSON object")
+    config = checked_config(manifest["spectrogram"], bad=bad)
+    return dict(files), list(labels), config, model_name
+
+
 def _upgrade(manifest: dict[str, Any], *, path: Path) -> dict[str, Any]:
     """Convert a manifest of an older ``bundle_version`` to the current one.
 
@@ -257,6 +302,8 @@ def _upgrade(manifest: dict[str, Any], *, path: Path) -> dict[str, Any]:
 
 
 def _read_json(file: Path, *, missing: str) -> Any:
+    if os.path.lexists(file) and not file.is_file():  # a FIFO or device would block or never end
+        raise SpotidanceError(f"{file}: not a regular file; restore the bundle or {_HINT}")
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -267,6 +314,8 @@ def _read_json(file: Path, *, missing: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpotidanceError(f"{file}: corrupt JSON (line {exc.lineno}: {exc.msg}); restore the bundle or {_HINT}") from None
+    except RecursionError:
+        raise SpotidanceError(f"{file}: corrupt JSON (nested too deeply); restore the bundle or {_HINT}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,37 +376,38 @@ def write_bundle(
     _check_target(out)
     figure_files = _figure_files(figures or {})
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
-        model.save(tmp / KERAS_FILE)
-        tflite_info = _export_tflite(model, tmp / TFLITE_FILE, config=config)
-        _write_json(tmp / METRICS_FILE, metrics)
-        _write_json(tmp / SPLIT_FILE, {k: [str(t) for t in v] for k, v in split.items()})
-        for name, source in figure_files.items():
-            shutil.copyfile(source, tmp / name)
-        files = {
-            p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-            for p in sorted(tmp.iterdir())
-            if p.is_file()
-        }
-        manifest = {
-            "format": BUNDLE_FORMAT,
-            "bundle_version": BUNDLE_VERSION,
-            "spotidance_version": __version__,
-            "model_name": model_name,
-            "labels": labels,
-            "spectrogram": config.to_dict(),
-            "input": {"shape": [config.n_mels, config.frame_length], "layout": "mel,time", "dtype": "float32"},
-            "training": training,
-            "tflite": tflite_info,
-            "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-            "files": files,
-        }
-        _write_json(tmp / MANIFEST, manifest)  # written last: a folder without it is not a bundle
-        _fsync_dir(tmp)
-        _swap_into_place(tmp, out)
+        with output_errors(out, hint="; the previous bundle there, if any, is unchanged"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+            model.save(tmp / KERAS_FILE)
+            tflite_info = _export_tflite(model, tmp / TFLITE_FILE, config=config)
+            _write_json(tmp / METRICS_FILE, metrics)
+            _write_json(tmp / SPLIT_FILE, {k: [str(t) for t in v] for k, v in split.items()})
+            for name, source in figure_files.items():
+                shutil.copyfile(source, tmp / name)
+            files = {
+                p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                for p in sorted(tmp.iterdir())
+                if p.is_file()
+            }
+            manifest = {
+                "format": BUNDLE_FORMAT,
+                "bundle_version": BUNDLE_VERSION,
+                "spotidance_version": __version__,
+                "model_name": model_name,
+                "labels": labels,
+                "spectrogram": config.to_dict(),
+                "input": {"shape": [config.n_mels, config.frame_length], "layout": "mel,time", "dtype": "float32"},
+                "training": training,
+                "tflite": tflite_info,
+                "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+                "files": files,
+            }
+            _write_json(tmp / MANIFEST, manifest)  # written last: a folder without it is not a bundle
+            _fsync_dir(tmp)
+            _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

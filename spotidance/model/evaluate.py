@@ -23,10 +23,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from spotidance.core.atomic import check_output, write_output
 from spotidance.core.errors import SpotidanceError
 from spotidance.core.progress import bar as progress_bar
 from spotidance.core.tables import format_table
-from spotidance.dataset.frames import FrameDataset
+from spotidance.dataset.frames import MANIFEST, SHARD_DIR, FrameDataset
 from spotidance.model.bundle import check_config, load_runner, read_bundle
 
 
@@ -277,6 +278,41 @@ def evaluate(
         tracks_seen_in_training=int(len(seen & set(ds.frame_track_ids.tolist()))),
     )
     return metrics
+
+
+def evaluation_inputs(model_dir: str | os.PathLike, dataset: str | os.PathLike) -> tuple[Path, ...]:
+    """The files :func:`evaluate` reads: an output must not be one of them.
+
+    The whole bundle folder, and the dataset's manifest, shards and track table (so that a new
+    file inside the dataset folder, such as ``DATASET/scores.json``, stays allowed).
+    """
+    ds = Path(dataset)
+    return (Path(model_dir), ds / MANIFEST, ds / SHARD_DIR, ds / "tracks.csv")
+
+
+def check_scores_output(out: str | os.PathLike, *, model_dir: str | os.PathLike, dataset: str | os.PathLike) -> str:
+    """Refuse, before scoring, a ``--json`` output that would overwrite an input or cannot be written."""
+    return check_output(out, inputs=evaluation_inputs(model_dir, dataset), what="--json", make_parents=True)
+
+
+def write_scores(
+    metrics: dict[str, Any], *, out: str | os.PathLike, model_dir: str | os.PathLike, dataset: str | os.PathLike
+) -> str:
+    """Write :func:`evaluate`'s scores as JSON to ``out`` (``-``: standard output).
+
+    Follows :func:`spotidance.core.atomic.write_output`: never over an input, straight through to
+    a terminal, pipe or ``/dev/stdout``, a symlink's target replaced atomically, a failed write
+    one line with the earlier file intact.
+
+    Returns
+    -------
+    str
+        ``"stdout"``, ``"stream"`` or ``"file"``.
+    """
+    import json
+
+    text = json.dumps(metrics, indent=1) + "\n"
+    return write_output(out, text, inputs=evaluation_inputs(model_dir, dataset), what="--json", make_parents=True)
 
 
 def map_labels(ds, labels: Sequence[str], *, what: str, model: str) -> tuple[np.ndarray, list[str]]:

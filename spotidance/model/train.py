@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from spotidance.core.atomic import check_writable_folder
 from spotidance.core.errors import SpotidanceError
 from spotidance.core.extras import require
 from spotidance.core.progress import bar as progress_bar
@@ -168,6 +169,7 @@ def train(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    _check_space(out, model)  # a full disk is reported now, not after the last epoch
     best, history, fit_seconds = _fit(model, ds, data, settings=settings, seed=seed, progress=progress, echo=echo)
     epochs_run = len(history.get("loss", []))
     scores, predictions = _score_sides(model, ds, data, progress=progress)  # test: once, with the kept weights
@@ -288,6 +290,21 @@ def _check_out(out: Path) -> None:
         raise SpotidanceError(f"--out {out}: exists and is not a folder; choose a new folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         raise SpotidanceError(f"--out {out}: folder is not empty and is not a model bundle; choose a new folder")
+    check_writable_folder(_build_folder(out), what=f"--out {out}")  # read-only, no permission: fail now
+
+
+def _build_folder(out: Path) -> Path:
+    """Where the bundle is built (a hidden sibling of ``out``): the nearest existing folder above it."""
+    folder = out.absolute().parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _check_space(out: Path, model) -> None:
+    """Refuse to train when the bundle (Keras + LiteRT copies of the weights, figures) will not fit."""
+    need = 2 * 4 * int(model.count_params()) + 4_000_000
+    check_writable_folder(_build_folder(out), need_bytes=need, what=f"--out {out}")
 
 
 def _prepare_data(ds, *, seed: int, group_by_artist: bool, fractions) -> dict[str, Any]:

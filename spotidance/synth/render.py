@@ -41,19 +41,18 @@ import math
 import os
 import subprocess
 import uuid
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from spotidance.audio.decode import ffmpeg_exe
-from spotidance.core.atomic import write_atomic
+from spotidance.core.atomic import OutputError, output_errors, write_atomic
 from spotidance.core.errors import SpotidanceError
 from spotidance.core.schema import CSV_COLUMNS, CSV_SCHEMA_VERSION
 from spotidance.core.tables import format_table
 from spotidance.core.progress import bar as progress_bar
-from spotidance.core.workers import default_workers, init_worker_process
+from spotidance.core.workers import default_workers, init_worker_process, map_ordered
 
 
 #: Sample rate of rendered clips (that of store previews).
@@ -439,8 +438,15 @@ def write_mp3(path: str | os.PathLike, audio: np.ndarray, *, sample_rate: int = 
     try:
         proc = subprocess.run(cmd, input=np.ascontiguousarray(audio, dtype=np.float32).tobytes(), capture_output=True)
         if proc.returncode != 0:
-            raise SpotidanceError(f"ffmpeg could not write {path}: {proc.stderr.decode(errors='replace').strip()[:200]}")
-        os.replace(tmp, path)
+            text = proc.stderr.decode(errors="replace")
+            if "No space left on device" in text:
+                raise OutputError(f"cannot write {path}: no space left on device; free some space and rerun to carry on")
+            if "Read-only file system" in text or "Permission denied" in text:
+                raise OutputError(f"cannot write {path}: {'read-only file system' if 'Read-only' in text else 'permission denied'}")
+            last = text.strip().splitlines()[-1] if text.strip() else f"exit code {proc.returncode}"
+            raise SpotidanceError(f"ffmpeg could not write {path}: {last[:200]}")
+        with output_errors(path):
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -457,6 +463,10 @@ class SynthSummary:
     rows: list[dict[str, Any]]
 
 
+#: Seeds a collection may have: the range every NumPy and Keras generator takes.
+MAX_SEED = 2**32 - 1
+
+
 def clip_seed(seed: int, genre: str, index: int) -> list[int]:
     """The seed of clip ``index`` of ``genre`` in a collection seeded ``seed``."""
     return [int(seed), list(GENRES).index(genre), int(index)]
@@ -470,6 +480,50 @@ def _render_job(job: tuple[str, int, int, float, str]) -> dict[str, Any]:
     # The ground truth beside the clip, written after it: a clip with its .json is complete.
     write_atomic(Path(path).with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
     return meta
+
+
+def _render_jobs(jobs: list[tuple[str, int, int, float, str]], *, workers: int):
+    """Yield :func:`_render_job`'s result for each job, in order, with at most ``2 * workers`` in flight.
+
+    On Ctrl-C (or any error) the pending jobs are cancelled and the worker processes stopped
+    (not waited for: a 30 s clip takes seconds to render), so the command ends within a second.
+    A clip being written when its worker stops leaves only a hidden temporary file, removed by
+    the next run.
+    """
+    if workers <= 1:
+        yield from map_ordered(_render_job, jobs, workers=1, what="a clip")
+        return
+    import concurrent.futures as cf
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures.process import BrokenProcessPool
+
+    before = set(multiprocessing.active_children())
+    pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=init_worker_process)
+    window: deque = deque()
+    todo = iter(jobs)
+    finished = False
+    try:
+        for job in todo:
+            window.append(pool.submit(_render_job, job))
+            if len(window) >= 2 * workers:
+                break
+        while window:
+            future = window.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                window.append(pool.submit(_render_job, nxt))
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                raise SpotidanceError("a rendering process died (out of memory?); rerun with --workers 1") from None
+            yield result
+        finished = True
+    finally:
+        pool.shutdown(wait=finished, cancel_futures=True)
+        if not finished:
+            for proc in set(multiprocessing.active_children()) - before:  # this pool's workers only
+                proc.terminate()
 
 
 def render_collection(
@@ -515,8 +569,13 @@ def render_collection(
         _genre(g)
     if per_genre < 1:
         raise SpotidanceError("per_genre must be at least 1")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
+        raise SpotidanceError(f"seed {seed!r} is out of range: give a whole number from 0 to {MAX_SEED}")
+    if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
+        raise SpotidanceError(f"duration {duration!r} must be a positive number of seconds")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with output_errors(out):
+        out.mkdir(parents=True, exist_ok=True)
     settings = {"seed": int(seed), "duration": float(duration)}
     stamp = out / "synth.json"
     if stamp.exists():
@@ -531,7 +590,10 @@ def render_collection(
     jobs, reused = [], 0
     metas: dict[tuple[str, int], dict[str, Any]] = {}
     for g in genres:
-        (out / g).mkdir(exist_ok=True)
+        with output_errors(out / g):
+            (out / g).mkdir(exist_ok=True)
+        for stale in (out / g).glob(f".{g}-*.tmp"):  # left by a run stopped mid-clip
+            stale.unlink(missing_ok=True)
         for i in range(per_genre):
             path = out / g / f"{g}-{i:03d}.mp3"
             meta = _read_meta(path)
@@ -544,15 +606,11 @@ def render_collection(
     n_workers = max(1, min(workers or default_workers(), len(jobs) or 1))
     bar = progress_bar(enabled=progress and bool(jobs), total=len(jobs), desc="rendering", unit="clip", leave=False)
     try:
-        if n_workers == 1:
-            for job in jobs:
-                metas[(job[0], job[2])] = _render_job(job)
-                bar.update(1)
-        else:
-            with ProcessPoolExecutor(n_workers, initializer=init_worker_process) as pool:
-                for job, meta in zip(jobs, pool.map(_render_job, jobs)):
-                    metas[(job[0], job[2])] = meta
-                    bar.update(1)
+        # a bounded window of jobs in flight (never all submitted up front); Ctrl-C stops the
+        # workers at once, and each finished clip is already on disk for the rerun
+        for job, meta in zip(jobs, _render_jobs(jobs, workers=n_workers)):
+            metas[(job[0], job[2])] = meta
+            bar.update(1)
     finally:
         bar.close()
 

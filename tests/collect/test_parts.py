@@ -184,8 +184,13 @@ def test_session_times_out_and_gives_up_with_a_short_reason(fake_services):
     fake = fake_services("dev2026", n_tracks=3)
     fake.faults.append(Fault("deezer", "slow", seconds=0.6, times=-1))
     session = PacedSession("deezer", limits=Limits(backoff=0.01, retries=1, timeout=(1.0, 0.2)))
-    with pytest.raises(ServiceUnavailable, match="Deezer is not answering .timed out 2 times"):
+    with pytest.raises(ServiceUnavailable, match="Deezer is not answering .timed out 2 times") as info:
         session.get(fake.base_url + "/deezer/track/1")
+    assert info.value.down  # one request's worth of timeouts: down for the rest of the run
+    n = len(fake.requests("deezer"))
+    with pytest.raises(ServiceUnavailable, match="declared down"):
+        session.get(fake.base_url + "/deezer/track/2")
+    assert len(fake.requests("deezer")) == n  # not asked again
     with pytest.raises(ServiceUnavailable, match="connection failed"):
         PacedSession("x", limits=Limits(backoff=0.01, retries=1)).get("http://127.0.0.1:9/nothing")
 

@@ -272,8 +272,12 @@ def test_truncated_and_expired_previews_are_fetched_again(fake_services, tmp_pat
     assert [e.status for e in fake.requests("cdn", f"/{expired.deezer.did}.mp3")] == [403, 200]
     assert len(fake.requests("cdn", f"/{truncated.deezer.did}.mp3")) == 2
     assert rows[broken.sid]["preview_path"] == ""
-    assert any("truncated" in reason for reason in summary.preview_misses)
+    assert summary.preview_misses["preview not usable audio (truncated) (a rerun retries)"] == 1
     assert not (tmp_path / "x" / f"{broken.sid}.mp3").exists()
+    fake.faults.clear()  # a healthy service: the rerun fetches what failed in passing
+    summary = collect(PLAYLIST_ID, out=tmp_path, progress=False, features="none", label="x")
+    rows = {r["track_id"]: r for r in read_rows(tmp_path / "x.csv")}
+    assert rows[broken.sid]["preview_path"] and not any("rerun" in k for k in summary.preview_misses)
 
 
 def test_refusals_end_with_what_to_do(fake_services, tmp_path, capsys, monkeypatch):
@@ -408,9 +412,9 @@ def test_a_service_down_for_features_or_a_failing_cdn_does_not_stop_the_run(fake
     fake.faults += [Fault("reccobeats", "500", times=-1), Fault("cdn", "500", path=f"/{flaky.deezer.did}.mp3", times=-1)]
     summary = collect(PLAYLIST_ID, out=tmp_path, progress=False, features="reccobeats", label="x")
     assert any("ReccoBeats is not answering" in note for note in summary.notes)
-    assert summary.preview_misses["not fetched (a rerun retries)"] == 1
+    assert summary.preview_misses["preview download failed (HTTP 500) (a rerun retries)"] == 1
     fake.faults.clear()
     summary = collect(PLAYLIST_ID, out=tmp_path, progress=False, features="reccobeats", label="x")
     rows = {r["track_id"]: r for r in read_rows(tmp_path / "x.csv")}
     assert rows[flaky.sid]["preview_path"] and any(r["features_source"] == "reccobeats" for r in rows.values())
-    assert "not fetched (a rerun retries)" not in summary.preview_misses
+    assert not any("rerun" in k for k in summary.preview_misses)

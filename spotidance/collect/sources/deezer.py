@@ -61,6 +61,8 @@ class DeezerClient:
         raise_for_rate_limit("Deezer", response)
         if response.status_code == 404:
             return None
+        if response.status_code >= 500:  # after the session's retries
+            raise ServiceUnavailable("Deezer", f"HTTP {response.status_code}")
         try:
             body = response.json()
         except ValueError:
@@ -116,8 +118,19 @@ def _quote(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.findall(r"[a-z0-9]+", text)
+    """Lower-case words of any script: ``"Кино"`` -> ``["кино"]``, ``"東京"`` -> ``["東京"]``, ``"Café"`` -> ``["cafe"]``.
+
+    Case is folded and compatibility forms unified (NFKC: full-width letters, ligatures), and
+    accents are dropped from Latin letters only (so ``é`` = ``e``, while a kana's voicing mark,
+    which changes the word, is kept).
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept: list[str] = []
+    for ch in decomposed:
+        if unicodedata.combining(ch) and kept and kept[-1] < "\u0250":  # an accent on a Latin letter
+            continue
+        kept.append(ch)
+    return re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", "".join(kept)))
 
 
 def _core(title: str) -> str:

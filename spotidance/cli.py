@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("spotidance: interrupted; what was saved stays saved, rerun to resume.", err=True)
         sys.exit(130)
+    except click.exceptions.UsageError as exc:  # one line, as every other error
+        where = f"spotidance {exc.ctx.command_path.split(' ', 1)[1]} --help" if exc.ctx and " " in exc.ctx.command_path else "spotidance --help"
+        click.echo(f"spotidance: error: {exc.format_message()} (see '{where}')", err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

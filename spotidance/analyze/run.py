@@ -29,7 +29,7 @@ from spotidance.analyze.beatport import BEATPORT2016_COLUMNS, beatport2016_featu
 from spotidance.analyze.features import CORE_COLUMNS, DEFAULT_TEMPO_RANGE, SAMPLE_RATE, check_tempo_range, core_features
 from spotidance.audio.decode import load
 from spotidance.audio.files import Skipped, find_audio_files, source_key
-from spotidance.core.atomic import write_atomic
+from spotidance.core.atomic import check_output, write_atomic
 from spotidance.core.errors import SpotidanceError, short_reason
 from spotidance.core.progress import bar as progress_bar
 from spotidance.core.tables import format_table
@@ -279,6 +279,7 @@ def analyze(
         targets = {out_path.resolve(), out_path.with_name(out_path.name + ".meta.json").resolve()}
         if any(Path(f).resolve() in targets for f in files):
             raise SpotidanceError(f"{out_path} is one of the inputs; choose another --out")
+        check_output(out_path, inputs=files, what="--out", make_parents=True)
     store = _Store(out_path, feature_set=feature_set, tempo_range=tempo_range)
     skipped: list[Skipped] = list(problems)
     previously: list[Skipped] = []

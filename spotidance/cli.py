@@ -12,8 +12,10 @@ exit; Ctrl-C becomes a one-line note (exit 130). Work already saved stays saved.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+import traceback
 
 import click
 
@@ -56,13 +58,29 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="spotidance")
-def cli() -> None:
+@click.option("--verbose", "-v", is_flag=True,
+              help="Debug log on stderr (requests with their timings, worker setup) and the full traceback behind an error.")
+def cli(verbose: bool) -> None:
     """Turn dance-music playlists into datasets, reports and genre classifiers.
 
+    Every command has --help with an example, and -q/--quiet to turn off progress bars (they are
+    drawn only on a terminal). Shell completion: see the README (eval "$(_SPOTIDANCE_COMPLETE=bash_source spotidance)").
+
     \b
-    Example (offline, no credentials):
+    Examples (offline, no credentials):
       spotidance demo --out spotidance-demo
+      spotidance classify ~/Music/unsorted
+      spotidance -v analyze song.mp3 --out features.csv
     """
+    if verbose:
+        _VERBOSE[0] = True
+        logging.basicConfig(level=logging.DEBUG, format="spotidance: %(name)s: %(message)s", stream=sys.stderr)
+        for noisy in ("urllib3", "matplotlib", "PIL", "numba", "h5py", "absl", "tensorflow"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+#: Set by ``--verbose``: errors then come with their traceback.
+_VERBOSE = [False]
 
 
 def _load_dotenv() -> None:
@@ -80,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="spotidance", standalone_mode=False)
     except SpotidanceError as exc:
+        if _VERBOSE[0]:
+            traceback.print_exc()
         click.echo(f"spotidance: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -68,3 +68,29 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(args, tmp_path):
     assert "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert lines and (lines[-1].startswith("spotidance: error:") or lines[-1].startswith("Error:")), out.stderr
+
+
+def test_verbose_shows_the_traceback_behind_the_one_line_error(tmp_path):
+    code = "import sys; from spotidance.cli import main; main(sys.argv[1:])"
+    args = ["analyze", str(tmp_path / "missing.mp3"), "--out", str(tmp_path / "f.csv")]
+    quiet = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    loud = subprocess.run([sys.executable, "-c", code, "-v", *args], capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == loud.returncode == 2
+    assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
+    assert quiet.stderr.strip().splitlines()[-1] == loud.stderr.strip().splitlines()[-1]
+    assert loud.stderr.strip().splitlines()[-1].startswith("spotidance: error: no audio files to analyse")
+
+
+def test_a_dash_reads_paths_from_stdin(tmp_path):
+    import numpy as np
+
+    from tests.helpers.audio import write_audio
+
+    t = np.arange(3 * 22050) / 22050
+    song = write_audio(tmp_path / "a song.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sample_rate=22050)
+    code = "import sys; from spotidance.cli import main; main(sys.argv[1:])"
+    out = tmp_path / "f.csv"
+    done = subprocess.run([sys.executable, "-c", code, "analyze", "-", "--out", str(out), "-q"], input=f"{song}\n\n",
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().splitlines()[1].startswith(str(song) + ",")

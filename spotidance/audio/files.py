@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from spotidance.audio.decode import is_audio_path
 
@@ -34,6 +35,7 @@ def find_audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[str], lis
         A file is taken as it is, whatever its extension (decoding says whether it is audio).
         A folder contributes every file with an audio extension
         (:data:`spotidance.audio.decode.AUDIO_EXTENSIONS`) below it, hidden ones excepted, sorted.
+        ``-`` reads one path per line from standard input (``find ... | spotidance classify -``).
         A path that does not exist but contains ``*``, ``?`` or ``[`` is a glob pattern
         (``**`` matches folders recursively); folders it matches are searched as above.
 
@@ -54,7 +56,7 @@ def find_audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[str], lis
             seen.add(key)
             files.append(file)
 
-    for raw in paths:
+    for raw in _with_stdin(paths):
         item = os.fspath(raw)
         if os.path.isfile(item):
             add(item)
@@ -81,6 +83,18 @@ def find_audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[str], lis
         else:
             problems.append(Skipped(item, "no such file or folder"))
     return files, problems
+
+
+def _with_stdin(paths: Iterable[str | os.PathLike]) -> Iterator[str | os.PathLike]:
+    """``paths`` with a ``-`` replaced by the lines of standard input (one path per line), once."""
+    read = False
+    for raw in paths:
+        if os.fspath(raw) == "-":
+            if not read:
+                read = True
+                yield from (line.rstrip("\r\n") for line in sys.stdin if line.strip())
+        else:
+            yield raw
 
 
 def _scan_folder(folder: str, is_audio) -> list[str]:

@@ -23,6 +23,7 @@ neither pace several threads together nor report a wait before sleeping.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -294,9 +295,12 @@ class PacedSession(requests.Session):
                 raise ServiceUnavailable(self.name, f"{self.down}; declared down for this run", down=True)
             if self.pacer is not None:
                 self.pacer.wait()
+            started = time.monotonic()
             try:
                 response = super().request(method, url, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                _log.debug("%s %s %s: %s after %.0f ms", self.name, method, _path_only(url), type(exc).__name__,
+                           1000 * (time.monotonic() - started))
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 self._failed(kind)
                 if attempt >= self.limits.retries:
@@ -307,6 +311,7 @@ class PacedSession(requests.Session):
             except requests.RequestException as exc:  # a bad URL, too many redirects, ...
                 raise ServiceUnavailable(self.name, type(exc).__name__) from None
             status = response.status_code
+            _log.debug("%s %s %s -> %d in %.0f ms", self.name, method, _path_only(url), status, 1000 * (time.monotonic() - started))
             if status < 500:  # a 5xx is about one resource (retried below), not the service being down
                 self._answered()
             if status >= 500 and attempt < self.limits.retries:
@@ -337,3 +342,14 @@ def raise_for_rate_limit(service: str, response: requests.Response) -> None:
     if response.status_code == 429:
         reason = error_reason(response) or "rate limited"
         raise RateLimited(service, retry_after=retry_after_seconds(response), reason=reason)
+
+
+_log = logging.getLogger("spotidance.http")
+
+
+def _path_only(url: str) -> str:
+    """``scheme://host/path`` of a URL: the query (signed preview tokens, ids) never reaches the log."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(url))
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"

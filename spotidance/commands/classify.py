@@ -6,10 +6,35 @@ from pathlib import Path
 
 import click
 
-from spotidance.classify.run import DEFAULT_MODEL, DEFAULT_TOP, FORMATS, classify, format_for, format_report, write_output
+from spotidance.classify.run import (
+    DEFAULT_MODEL,
+    DEFAULT_TOP,
+    FORMATS,
+    SEGMENT_SECONDS,
+    classify,
+    format_for,
+    format_report,
+    write_output,
+)
+from spotidance.classify.timeline import plot_timeline
 from spotidance.core import progress
 from spotidance.core.errors import SpotidanceError
 from spotidance.model.runners import BACKENDS
+
+
+class _Seconds(click.ParamType):
+    """A positive number of seconds, with a hint when a file name was taken for it."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of seconds; put --segments after the files, or give SECONDS",
+                      param, ctx)
 
 
 @click.command("classify")
@@ -27,9 +52,15 @@ from spotidance.model.runners import BACKENDS
               help="Decoding processes [default: all cores].")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
               help="CNN inference runtime: auto uses LiteRT (no TensorFlow import) when the bundle has model.tflite.")
+@click.option("--segments", "segment_seconds", type=_Seconds(), is_flag=False, flag_value=SEGMENT_SECONDS, default=None,
+              metavar="[SECONDS]",
+              help=f"Label each file over time: windows of SECONDS [default: {SEGMENT_SECONDS:g}], smoothed, merged "
+                   "into segments with start and end times (put it after the files, or give SECONDS).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE.png",
+              help="With --segments (implied): draw each file's label probabilities over time into this PNG.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str | None, output: str | None,
-            workers: int | None, backend: str, quiet: bool) -> None:
+            workers: int | None, backend: str, segment_seconds: float | None, plot: str | None, quiet: bool) -> None:
     """Label audio files by genre, with no training needed.
 
     PATHS are audio files (mp3, wav, flac, ogg, m4a, ...), folders (searched recursively) and
@@ -41,6 +72,11 @@ def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str 
     speech...): its label is then a guess. A CNN bundle from `spotidance train` works too (the
     mean over the file's 2.97 s frames); several --model options average their probabilities.
 
+    With --segments, each file is labelled along its length: windows of 30 s (or SECONDS), every
+    model predicts each window, the window probabilities are smoothed over 3 windows, and runs of
+    one label become segments (start, end, label, probability), one row each; --plot FILE.png draws
+    them as a timeline. For DJ mixes and long tracks.
+
     Files that cannot be decoded or are too short are reported on stderr, one line each, and
     skipped. Exit status: 0 if every file was classified, 1 if any was skipped, 2 for a usage
     error or an unusable model.
@@ -50,19 +86,26 @@ def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str 
       spotidance classify song.mp3
       spotidance classify ~/Music/techno "downloads/**/*.m4a" --model beatport2016-23 --top 5
       spotidance classify my-music/ --model model/ --model beatport2016-3 --output labels.csv
+      spotidance classify mix.mp3 --segments 20 --plot mix.png
     """
     paths_list = list(paths)
     if not models and len(paths_list) > 1 and (Path(paths_list[0]) / "bundle.json").is_file():
         models = (paths_list.pop(0),)  # the 0.1 form: `classify MODEL_DIR PATHS...`
     fmt = format_for(output, fmt)
+    if plot is not None and segment_seconds is None:
+        segment_seconds = SEGMENT_SECONDS
     report = classify(list(models) or None, paths_list, workers=workers, backend=backend,
-                      progress=progress.wanted(quiet=quiet))
+                      segment_seconds=segment_seconds, progress=progress.wanted(quiet=quiet))
     text = format_report(report, fmt=fmt, top=top)
+    if plot is not None:
+        plot_timeline(report, file=plot)
     if output:
         write_output(text, output=output)
         click.echo(f"{len(report.tracks)} tracks classified ({report.backend}); results in {output}", err=True)
     elif report.tracks or fmt != "table":
         click.echo(text, nl=False)
+    if plot is not None:
+        click.echo(f"timeline in {plot}", err=True)
     for item in report.skipped:
         click.echo(f"spotidance: skipped {item.path}: {item.reason}", err=True)
     if report.skipped:

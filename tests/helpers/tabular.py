@@ -1,0 +1,44 @@
+"""A tiny tabular bundle with the tiny CNN's labels, trained on a synthetic table of core ``analyze`` columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.helpers.tiny_bundle import LABELS
+
+#: Feature columns of the tiny tabular model: core columns ``analyze`` computes quickly.
+COLUMNS = ["tempo", "loudness", "energy"]
+
+_CACHE: dict[tuple[str, ...], Path] = {}
+
+
+def synthetic_table(*, labels=LABELS, tempos=(124.0, 130.0, 138.0), rows: int = 40, seed: int = 0):
+    """``rows`` rows per label: tempo around the label's, loudness and energy spread over typical values."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i, (label, bpm) in enumerate(zip(labels, tempos)):
+        parts.append(pd.DataFrame({
+            "class": label,
+            "tempo": rng.normal(bpm, 2.0, rows),
+            "loudness": rng.normal(-9.0 - i, 2.0, rows),
+            "energy": np.clip(rng.normal(0.6 + 0.1 * i, 0.1, rows), 0, 1),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def tiny_tabular(tmp_path_factory, *, labels=LABELS, tempos=(124.0, 130.0, 138.0)) -> Path:
+    """Write (once per session) and return a tabular bundle over :data:`COLUMNS` with ``labels``."""
+    key = (*labels, *map(str, tempos))
+    if key in _CACHE:
+        return _CACHE[key]
+    from spotidance.tabular.train import train_tabular
+
+    out = tmp_path_factory.mktemp("tabular") / "model"
+    train_tabular(synthetic_table(labels=labels, tempos=tempos), label_column="class", feature_columns=COLUMNS,
+                  recipe="gbt", seed=0, out=out, card={"name": "tiny-tabular"})
+    _CACHE[key] = out
+    return out

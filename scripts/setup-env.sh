@@ -30,6 +30,6 @@ stamp=.venv/.spotidance-installed
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   # No system ffmpeg or libsndfile needed: the imageio-ffmpeg and soundfile wheels ship them.
-  .venv/bin/python -m pip install --quiet -e '.[train,test]'
+  .venv/bin/python -m pip install --quiet -e '.[train,test,dask]'
   touch "$stamp"
 fi

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from spotidance.cli import COMMANDS, cli
 
-HEAVY = ("tensorflow", "keras", "librosa", "matplotlib", "seaborn", "pandas", "scipy", "sklearn", "numba", "spotipy")
+HEAVY = ("tensorflow", "keras", "librosa", "matplotlib", "seaborn", "pandas", "scipy", "sklearn", "numba", "spotipy", "dask", "distributed", "fsspec", "lightgbm")
 
 
 def test_help_lists_every_command():

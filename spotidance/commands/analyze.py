@@ -8,6 +8,7 @@ from spotidance.analyze import DEFAULT_FEATURE_SET, FEATURE_SETS
 from spotidance.analyze.features import DEFAULT_TEMPO_RANGE
 from spotidance.analyze.run import analyze, format_summary
 from spotidance.core import progress
+from spotidance.core.cluster import ENV_VAR, describe, use_scheduler
 from spotidance.core.errors import SpotidanceError
 
 
@@ -29,10 +30,13 @@ def _tempo_range(ctx, param, value: str) -> tuple[float, float]:
               help="core: tempo, key, loudness, energy; beatport2016 / all: also the 71 Beatport 2016 columns.")
 @click.option("--tempo-range", default=f"{DEFAULT_TEMPO_RANGE[0]:g}:{DEFAULT_TEMPO_RANGE[1]:g}", show_default=True,
               callback=_tempo_range, help="LOW:HIGH bounds of the tempo answer in BPM.")
+@click.option("--scheduler", metavar="ADDRESS", envvar=ENV_VAR, show_envvar=True, default=None,
+              help="Run on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' for one on this machine "
+                   "(--workers processes). Needs spotidance[dask]; see docs/scale-out.md.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: all cores].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(paths: tuple[str, ...], out: str, feature_set: str, tempo_range: tuple[float, float],
-            workers: int | None, quiet: bool) -> None:
+            workers: int | None, scheduler: str | None, quiet: bool) -> None:
     """Analyse audio files: tempo, key (and Camelot), loudness in LUFS, energy.
 
     PATHS are audio files (mp3, wav, flac, ogg, m4a, ...), folders (searched recursively) and
@@ -51,8 +55,11 @@ def command(paths: tuple[str, ...], out: str, feature_set: str, tempo_range: tup
       spotidance analyze "sets/**/*.mp3" --out sets.csv --set all
       spotidance analyze dnb/ --out dnb.csv --tempo-range 80:200
     """
-    result = analyze(list(paths), out=out, feature_set=feature_set, tempo_range=tempo_range, workers=workers,
-                     progress=progress.wanted(quiet=quiet))
+    with use_scheduler(scheduler, workers=workers) as client:
+        if client is not None:
+            click.echo(describe(client), err=True)
+        result = analyze(list(paths), out=out, feature_set=feature_set, tempo_range=tempo_range, workers=workers,
+                         progress=progress.wanted(quiet=quiet))
     click.echo(format_summary(result), nl=False)
     if result.skipped:
         raise SpotidanceError(f"{len(result.skipped)} input(s) could not be analysed (reasons above)", exit_code=1)

@@ -18,6 +18,7 @@ from spotidance.classify.run import (
 )
 from spotidance.classify.timeline import plot_timeline
 from spotidance.core import progress
+from spotidance.core.cluster import ENV_VAR, describe, use_scheduler
 from spotidance.core.errors import SpotidanceError
 from spotidance.model.runners import BACKENDS
 
@@ -48,6 +49,9 @@ class _Seconds(click.ParamType):
               help="Output format [default: from --output's suffix (.csv, .json), else table].")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the results to this file (atomically) instead of stdout.")
+@click.option("--scheduler", metavar="ADDRESS", envvar=ENV_VAR, show_envvar=True, default=None,
+              help="Run on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' for one on this machine "
+                   "(--workers processes). Needs spotidance[dask]; see docs/scale-out.md.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Decoding processes [default: all cores].")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
@@ -60,7 +64,7 @@ class _Seconds(click.ParamType):
               help="With --segments (implied): draw each file's label probabilities over time into this PNG.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str | None, output: str | None,
-            workers: int | None, backend: str, segment_seconds: float | None, plot: str | None, quiet: bool) -> None:
+            workers: int | None, scheduler: str | None, backend: str, segment_seconds: float | None, plot: str | None, quiet: bool) -> None:
     """Label audio files by genre, with no training needed.
 
     PATHS are audio files (mp3, wav, flac, ogg, m4a, ...), folders (searched recursively) and
@@ -94,8 +98,11 @@ def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str 
     fmt = format_for(output, fmt)
     if plot is not None and segment_seconds is None:
         segment_seconds = SEGMENT_SECONDS
-    report = classify(list(models) or None, paths_list, workers=workers, backend=backend,
-                      segment_seconds=segment_seconds, progress=progress.wanted(quiet=quiet))
+    with use_scheduler(scheduler, workers=workers) as client:
+        if client is not None:
+            click.echo(describe(client), err=True)
+        report = classify(list(models) or None, paths_list, workers=workers, backend=backend,
+                          segment_seconds=segment_seconds, progress=progress.wanted(quiet=quiet))
     text = format_report(report, fmt=fmt, top=top)
     if plot is not None:
         plot_timeline(report, file=plot)

@@ -6,6 +6,7 @@ import click
 
 from spotidance.audio.config import SpectrogramConfig
 from spotidance.core import progress
+from spotidance.core.cluster import ENV_VAR, describe, use_scheduler
 from spotidance.dataset.prepare import format_summary, prepare
 
 
@@ -15,8 +16,11 @@ from spotidance.dataset.prepare import format_summary, prepare
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: all cores].")
 @click.option("--normalize", type=click.Choice(["none", "frame"]), default="none", show_default=True,
               help="Per-frame standardisation of the log-mel values.")
+@click.option("--scheduler", metavar="ADDRESS", envvar=ENV_VAR, show_envvar=True, default=None,
+              help="Run on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' for one on this machine "
+                   "(--workers processes). Needs spotidance[dask]; see docs/scale-out.md.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: str, quiet: bool) -> None:
+def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: str, scheduler: str | None, quiet: bool) -> None:
     """Build a frame dataset of 128x128 log-mel frames from audio.
 
     INPUTS are CSV files written by `spotidance collect` (label from the CSV, audio from its
@@ -28,6 +32,10 @@ def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: s
     Examples:
       spotidance prepare previews/techno.csv previews/edm.csv --out frames
       spotidance prepare my-music/ --out frames      # my-music/<label>/*.mp3
+      spotidance prepare /shared/music/ --out frames --scheduler tcp://scheduler-host:8786
     """
-    summary = prepare(list(inputs), out=out, config=SpectrogramConfig(normalize=normalize), workers=workers, progress=progress.wanted(quiet=quiet))
+    with use_scheduler(scheduler, workers=workers) as client:
+        if client is not None:
+            click.echo(describe(client), err=True)
+        summary = prepare(list(inputs), out=out, config=SpectrogramConfig(normalize=normalize), workers=workers, progress=progress.wanted(quiet=quiet))
     click.echo(format_summary(summary))

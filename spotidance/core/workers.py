@@ -9,6 +9,7 @@ import sys
 from collections import deque
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from spotidance.core import cluster
 from spotidance.core.errors import SpotidanceError
 
 T = TypeVar("T")
@@ -59,6 +60,11 @@ def map_ordered(fn: Callable[[T], R], items: Iterable[T], *, workers: int, what:
     results or futures at once. With ``workers <= 1`` it runs inline (one BLAS thread, native stderr
     quiet), which gives the same results. Ctrl-C cancels what has not started and stops the pool.
 
+    Inside :func:`spotidance.core.cluster.use_scheduler` with an address, the items go to that
+    Dask cluster instead (``workers`` is then ignored: at most 4 tasks of up to 4 items per cluster
+    thread are in flight), with the same results in the same order
+    (:func:`spotidance.core.cluster.map_on_cluster`).
+
     Parameters
     ----------
     fn : callable
@@ -72,8 +78,13 @@ def map_ordered(fn: Callable[[T], R], items: Iterable[T], *, workers: int, what:
     Raises
     ------
     SpotidanceError
-        If a worker process died (killed, out of memory).
+        If a worker process died (killed, out of memory); on a cluster, if a task killed its
+        workers again and again, or the workers cannot run spotidance.
     """
+    client = cluster.current_client()
+    if client is not None:
+        yield from cluster.map_on_cluster(client, fn, items, what=what)
+        return
     if workers <= 1:
         from threadpoolctl import threadpool_limits
 

@@ -34,7 +34,11 @@ THREE = ["BigRoom", "DrumAndBass", "Techno"]
 
 
 def baselines(seed: int):
-    from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
 
     return {
         "random forest (500)": lambda: RandomForestClassifier(n_estimators=500, n_jobs=2, random_state=seed),
@@ -44,13 +48,18 @@ def baselines(seed: int):
 
 
 def run_baseline(make, X, y, folds):
+    from threadpoolctl import threadpool_limits
+
     from spotidance.tabular.train import _macro_f1
 
     accs, f1s = [], []
     k = int(y.max()) + 1
     for tr, te in folds:
-        model = make().fit(X[tr], y[tr])
-        pred = model.predict(X[te])
+        # OpenMP (HistGradientBoosting) single-threaded: spin-waiting threads on a shared 2-core
+        # machine made it many times slower; the forests still use 2 joblib threads
+        with threadpool_limits(limits=1, user_api="openmp"):
+            model = make().fit(X[tr], y[tr])
+            pred = model.predict(X[te])
         accs.append(float(np.mean(pred == y[te])))
         f1s.append(_macro_f1(y[te], pred, k))
     return {"accuracy_mean": float(np.mean(accs)), "accuracy_std": float(np.std(accs)),
@@ -62,7 +71,7 @@ def main(argv=None) -> int:
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
     parser.add_argument("--cv", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--recipes", default="ensemble")
+    parser.add_argument("--recipes", default="ensemble", help="comma-separated recipes; empty for baselines only")
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--subsets", default="23,3")
     parser.add_argument("--json", type=Path)
@@ -85,7 +94,7 @@ def main(argv=None) -> int:
         ft = read_table(frame, label_column="class", labels=labels)
         folds = stratified_folds(ft.y, args.cv, seed=args.seed)
         name = f"{len(ft.labels)} classes"
-        for recipe in args.recipes.split(","):
+        for recipe in [r for r in args.recipes.split(",") if r]:
             w0, c0 = time.perf_counter(), time.process_time()
             cv = _cross_validate(ft.X, ft.y, ft.labels, ft.feature_columns, get_recipe(recipe), folds,
                                  seed=args.seed, say=lambda m: None)

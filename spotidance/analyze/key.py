@@ -58,7 +58,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 
 #: Pitch-class names, C = 0, with sharps (Spotify's and Beatport's convention).
 PITCH_CLASSES: tuple[str, ...] = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 
 #: Gating block length and step, seconds (BS.1770-4: 400 ms blocks, 75 % overlap).
 BLOCK_SECONDS, STEP_SECONDS = 0.4, 0.1

@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 
 __all__ = ["TempoEstimate", "candidate_table", "estimate_tempo"]
 

@@ -217,6 +217,11 @@ def read_bundle(model_dir: str | os.PathLike) -> Bundle:
     manifest = _read_json(path / MANIFEST, missing=f"{path}: not a model bundle (no {MANIFEST}); give the --out folder of `spotidance train`")
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise SpotidanceError(f"{path / MANIFEST}: not a spotidance model bundle (format is not {BUNDLE_FORMAT!r})")
+    if manifest.get("kind", "cnn") != "cnn":
+        raise SpotidanceError(
+            f"{path}: a {manifest.get('kind')!s:.20} model bundle, not a CNN: use it with `spotidance classify --model`; "
+            "evaluate and this reader take the CNN bundles of `spotidance train --model binary-1d|multiclass-2d`"
+        )
     version = manifest.get("bundle_version")
     if not isinstance(version, int) or version < 1:
         raise SpotidanceError(f"{path / MANIFEST}: invalid bundle_version {version!r}; {_HINT}")

@@ -2,7 +2,7 @@
 
 Training uses LightGBM and scikit-learn; prediction needs NumPy only (see
 :mod:`spotidance.tabular.model`). Importing this package is cheap: the training code and its
-libraries are imported on first use.
+libraries (LightGBM, scikit-learn) are imported inside the functions that train.
 
 Public API::
 
@@ -19,16 +19,9 @@ from __future__ import annotations
 from spotidance.tabular.bundle import load_tabular_bundle, save_tabular_bundle
 from spotidance.tabular.model import Prediction, TabularModel
 from spotidance.tabular.shipped import load_shipped, shipped_models, shipped_path
+from spotidance.tabular.train import TabularTrainResult, train_tabular
 
 __all__ = [
     "Prediction", "TabularModel", "TabularTrainResult", "load_shipped", "load_tabular_bundle",
     "save_tabular_bundle", "shipped_models", "shipped_path", "train_tabular",
 ]
-
-
-def __getattr__(name):  # lazy: the training module imports nothing heavy at top, but keep it off the load path
-    if name in ("train_tabular", "TabularTrainResult"):
-        from spotidance.tabular import train
-
-        return getattr(train, name)
-    raise AttributeError(name)

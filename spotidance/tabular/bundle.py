@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 from spotidance.tabular.model import TabularModel
 
 BUNDLE_FORMAT = "spotidance-model"
@@ -102,7 +102,7 @@ def save_tabular_bundle(out_dir: str | os.PathLike, *, model: TabularModel, metr
             "feature_columns": spec["feature_columns"],
             "model": spec,
             "card": card,
-            "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "created": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
             "files": files,
         }
         _write_json(tmp / MANIFEST, manifest)
@@ -190,8 +190,8 @@ def model_card_markdown(card: dict[str, Any], spec: dict[str, Any]) -> str:
         lines += [str(card["description"]), ""]
     lines += [
         f"- Created: {card.get('created', '?')} by spotidance {card.get('spotidance_version', '?')}",
-        f"- Recipe: `{card.get('recipe', {}).get('name', '?')}` (components: {', '.join(spec.get('components', []))}; "
-        f"soft-vote weights {', '.join(f'{k} {v:.3g}' for k, v in (spec.get('weights') or {}).items())})",
+        (f"- Recipe: `{card.get('recipe', {}).get('name', '?')}` (components: {', '.join(spec.get('components', []))}; "
+        f"soft-vote weights {', '.join(f'{k} {v:.3g}' for k, v in (spec.get('weights') or {}).items())})"),
         f"- Labels ({len(spec['labels'])}): {', '.join(spec['labels'])}",
         f"- Label column: `{card.get('label_column', '?')}`",
     ]

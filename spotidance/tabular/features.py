@@ -2,7 +2,7 @@
 
 :func:`read_table` turns a CSV (or a DataFrame) of numeric features and a label column into a
 checked :class:`FeatureTable`: which columns are features (numeric, not an id), which rows were
-dropped for missing values, and one-line :class:`~spotidance.errors.SpotidanceError` refusals for
+dropped for missing values, and one-line :class:`~spotidance.core.errors.SpotidanceError` refusals for
 tables a classifier cannot learn from.
 
 :func:`tempo_features` adds the engineered tempo features (measured in ``docs/tabular.md``). Tempo
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError, short_reason
 
 #: Column names that are never features even when they hold numbers (ids, positions, years,
 #: popularity: metadata, not audio). Spotify-style audio features (key, mode, tempo...) are kept.
@@ -128,7 +128,7 @@ def read_table(
         except FileNotFoundError:
             raise SpotidanceError(f"{source}: no such file") from None
         except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise SpotidanceError(f"{source}: not a readable CSV table ({_short(exc)})") from None
+            raise SpotidanceError(f"{source}: not a readable CSV table ({short_reason(exc, limit=200)})") from None
     frame.columns = [str(c) for c in frame.columns]
     if label_column not in frame.columns:
         raise SpotidanceError(
@@ -268,9 +268,7 @@ def _is_numeric(series) -> bool:
 
     if pd.api.types.is_bool_dtype(series):
         return True
-    if pd.api.types.is_numeric_dtype(series):
-        return True
-    return False
+    return bool(pd.api.types.is_numeric_dtype(series))
 
 
 def _list(items) -> str:
@@ -278,7 +276,3 @@ def _list(items) -> str:
     if len(items) > 8:
         return ", ".join(items[:8]) + f", ... ({len(items)} in all)"
     return ", ".join(items)
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__

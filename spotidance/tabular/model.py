@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 from spotidance.tabular.features import tempo_feature_names, tempo_features
 
 #: LightGBM's ``kZeroThreshold``: |x| at or below it counts as zero for ``missing_type == Zero``.
@@ -163,7 +163,7 @@ class Trees:
         }
 
     @classmethod
-    def from_lightgbm(cls, booster) -> "Trees":
+    def from_lightgbm(cls, booster) -> Trees:
         """Flatten a trained ``lightgbm.Booster`` (numerical splits only)."""
         dump = booster.dump_model()
         n_outputs = int(dump.get("num_tree_per_iteration", 1))
@@ -422,7 +422,7 @@ class TabularModel:
             arrays.update(self.gbt.arrays("gbt."))
             spec["components"].append("gbt")
             spec["gbt"] = {"n_outputs": self.gbt.n_outputs, "max_depth": self.gbt.max_depth,
-                           "n_trees": int(len(self.gbt.roots)), "n_nodes": int(len(self.gbt.feature))}
+                           "n_trees": len(self.gbt.roots), "n_nodes": len(self.gbt.feature)}
         if self.kernel is not None:
             arrays.update(self.kernel.arrays("kernel."))
             spec["components"].append("kernel")
@@ -438,7 +438,7 @@ class TabularModel:
         return arrays, spec
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], spec: dict[str, Any], *, what: str = "model") -> "TabularModel":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], spec: dict[str, Any], *, what: str = "model") -> TabularModel:
         """Rebuild a model from :meth:`to_arrays` output, checking every array (untrusted input).
 
         Raises

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
+from spotidance.tabular.bundle import load_tabular_bundle
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 
@@ -35,6 +36,4 @@ def load_shipped(name: str):
     -------
     spotidance.tabular.model.TabularModel
     """
-    from spotidance.tabular.bundle import load_tabular_bundle
-
     return load_tabular_bundle(shipped_path(name))

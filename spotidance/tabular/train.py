@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 from spotidance.tabular import recipes as _recipes
+from spotidance.tabular.bundle import save_tabular_bundle
 from spotidance.tabular.features import FeatureTable, read_table
 from spotidance.tabular.model import TabularModel
 
@@ -164,12 +165,12 @@ def train_tabular(
         p = model._proba(_recipes.design(X[te], columns, rec))
         pred_te = p.argmax(axis=1)
         metrics["test"] = {
-            "n_test": int(len(te)), "accuracy": _accuracy(y[te], pred_te),
+            "n_test": len(te), "accuracy": _accuracy(y[te], pred_te),
             "macro_f1": _macro_f1(y[te], pred_te, len(classes)),
             "per_class": _per_class(y[te], pred_te, classes),
             "confusion": _confusion(y[te], pred_te, len(classes)).tolist(),
         }
-        metrics["validation"] = {"n_validation": int(len(va)), "tuned": tuned}
+        metrics["validation"] = {"n_validation": len(va), "tuned": tuned}
         headline = metrics["test"]["accuracy"]
         novelty_folds = stratified_folds(y, min(5, int(np.bincount(y).min())), seed=seed) if np.bincount(y).min() >= 2 else []
         split = {"train": tr.tolist(), "validation": va.tolist(), "test": te.tolist()}
@@ -200,8 +201,6 @@ def train_tabular(
     metrics["seconds"] = round(seconds, 2)
     written = None
     if out is not None:
-        from spotidance.tabular.bundle import save_tabular_bundle
-
         written = save_tabular_bundle(out, model=final, metrics=metrics, split=split)
     return TabularTrainResult(model=final, metrics=metrics, table=ft, out=written,
                               learned_nothing=learned_nothing, seconds=seconds)
@@ -241,7 +240,7 @@ def _cross_validate(X, y, classes, columns, rec, folds, *, seed, say) -> dict[st
         model, tuned = _recipes.fit_recipe(X, y, tr, columns=columns, labels=classes, recipe=rec, seed=seed + i)
         pred[te] = model._proba(_recipes.design(X[te], columns, rec)).argmax(axis=1)
         acc, f1 = _accuracy(y[te], pred[te]), _macro_f1(y[te], pred[te], len(classes))
-        fold_rows.append({"fold": i, "n_test": int(len(te)), "accuracy": acc, "macro_f1": f1,
+        fold_rows.append({"fold": i, "n_test": len(te), "accuracy": acc, "macro_f1": f1,
                           "tuned": tuned, "seconds": round(time.perf_counter() - t0, 2)})
         say(f"fold {i + 1}/{len(folds)}: accuracy {acc:.3f}")
     accs = np.array([f["accuracy"] for f in fold_rows])
@@ -264,8 +263,8 @@ def _three_way(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
     for c in np.unique(y):
         pos = rng.permutation(np.flatnonzero(y == c))
         m = len(pos)
-        n_te = int(round(0.15 * m)) if m >= 3 else 0
-        n_va = int(round(0.15 * m)) if m >= 3 else 0
+        n_te = round(0.15 * m) if m >= 3 else 0
+        n_va = round(0.15 * m) if m >= 3 else 0
         n_te, n_va = (max(n_te, 1), max(n_va, 1)) if m >= 3 else (1 if m == 2 else 0, 0)
         te.extend(pos[:n_te]); va.extend(pos[n_te:n_te + n_va]); tr.extend(pos[n_te + n_va:])
     if not va:
@@ -312,7 +311,7 @@ def _card(ft: FeatureTable, rec, metrics: dict[str, Any], extra: dict[str, Any],
 
     card = {
         "name": extra.get("name", "tabular-model"),
-        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "created": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
         "spotidance_version": getattr(spotidance, "__version__", "?"),
         "data": extra.get("data", {"source": ft.source, "licence": "unknown (user data)"}),
         "label_column": label_column,

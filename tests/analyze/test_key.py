@@ -13,7 +13,7 @@ from spotidance.analyze.key import (
     match_profile,
     pitch_class_profile,
 )
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 
 SR = 22050
 GENRES = ("techno", "edm", "dnb")

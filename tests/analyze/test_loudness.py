@@ -12,7 +12,7 @@ from spotidance.analyze.loudness import (
     integrated_loudness,
     k_weighting_sos,
 )
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 
 SR = 22050
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spotidance.analyze.tempo import TempoEstimate, estimate_tempo
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 from tests.analyze import rhythm_signals as R
 
 

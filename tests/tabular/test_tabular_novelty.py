@@ -35,7 +35,7 @@ def test_threshold_flags_at_most_five_percent_out_of_fold():
 
 
 def test_trained_model_flags_few_new_in_distribution_rows_and_all_far_rows():
-    frame, cov = gaussian_table()
+    frame, _cov = gaussian_table()
     result = train_tabular(frame, label_column="label", cv=5, recipe=FAST)
     nov = result.metrics["novelty"]
     assert nov["oof_flagged_rate"] <= 0.05

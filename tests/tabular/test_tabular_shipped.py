@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 from spotidance.tabular import load_shipped, shipped_models, shipped_path
 
 NAMES = ["beatport2016-23", "beatport2016-3", "beatport2016-techno-edm"]
@@ -62,3 +62,11 @@ def test_shipped_three_class_model_is_sane_on_the_table():
     # a subgenre it never saw is flagged more often than its own classes
     other = frame[frame["class"].isin(["HipHop", "ReggaeDub", "ElectronicaDowntempo"])]
     assert model.predict(other).novel.mean() > prediction.novel.mean()
+
+
+def test_the_cnn_bundle_reader_explains_a_tabular_bundle():
+    from spotidance.model.bundle import read_bundle
+    from spotidance.tabular.shipped import shipped_path
+
+    with pytest.raises(SpotidanceError, match="tabular model bundle, not a CNN"):
+        read_bundle(shipped_path("beatport2016-3"))

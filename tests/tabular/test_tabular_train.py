@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from spotidance.errors import SpotidanceError
+from spotidance.core.errors import SpotidanceError
 from spotidance.tabular import recipes
 from spotidance.tabular.recipes import Recipe
-from spotidance.tabular.train import LearnedNothingWarning, stratified_folds, train_tabular
+from spotidance.tabular.train import (
+    LearnedNothingWarning,
+    stratified_folds,
+    train_tabular,
+)
 
 #: A small, fast version of the default recipe (same code path, fewer rounds and landmarks).
 FAST = Recipe("ensemble", max_rounds=40, early_stopping=10, kernel_components=30)

@@ -62,10 +62,10 @@ def one_error_line(err: str) -> str:
 
 
 def usage_error(err: str) -> str:
-    """click's usage error (``Error: ...``), without a traceback."""
+    """A usage error: the whole of stderr is one ``spotidance: error:`` line naming the option, no traceback."""
     assert "Traceback" not in err, err
-    lines = [line for line in err.strip().splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spotidance: error: "), err
     return lines[0]
 
 

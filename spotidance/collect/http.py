@@ -34,6 +34,9 @@ from typing import Callable
 import requests
 from requests.adapters import HTTPAdapter
 
+from spotidance.collect import DEFAULT_MAX_WAIT
+
+
 #: The real services; each can be redirected (proxy, tests) with the environment variable named.
 SERVICE_URLS: dict[str, tuple[str, str]] = {
     "spotify_api": ("SPOTIDANCE_SPOTIFY_API_URL", "https://api.spotify.com/v1/"),
@@ -57,9 +60,6 @@ DISPLAY_NAMES = {"spotify": "Spotify", "deezer": "Deezer", "reccobeats": "ReccoB
 
 #: Environment variable overriding the pace: ``off`` or ``deezer=20,spotify=5`` (requests per second).
 PACE_ENV = "SPOTIDANCE_PACE"
-
-#: Default cap on a ``Retry-After`` wait, in seconds (``collect --max-wait``).
-DEFAULT_MAX_WAIT = 60.0
 
 #: Default first backoff after a failure, in seconds (doubled at each retry).
 DEFAULT_BACKOFF = 0.5
@@ -146,28 +146,33 @@ class Pacer:
         Sustained requests per second.
     burst : int
         Requests allowed back to back before the rate applies.
+    clock, sleep : callable
+        The monotonic clock and the sleep (injectable for tests).
     """
 
-    def __init__(self, rate: float, burst: int = 1) -> None:
+    def __init__(self, rate: float, burst: int = 1, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
         self.interval = 1.0 / rate
         self.tolerance = (max(1, int(burst)) - 1) * self.interval
+        self.clock = clock
+        self.sleep = sleep
         self._lock = threading.Lock()
-        self._tat = time.monotonic()  # theoretical arrival time of the next request (GCRA)
+        self._tat = clock()  # theoretical arrival time of the next request (GCRA)
 
     def wait(self) -> None:
         """Block until this caller may send its request."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             tat = max(self._tat, now)
             start = max(now, tat - self.tolerance)
             self._tat = tat + self.interval
         if start > now:
-            time.sleep(start - now)
+            self.sleep(start - now)
 
     def pause(self, seconds: float) -> None:
         """Hold back every later request for ``seconds`` (after a throttling answer)."""
         with self._lock:
-            self._tat = max(self._tat, time.monotonic() + seconds + self.tolerance)
+            self._tat = max(self._tat, self.clock() + seconds + self.tolerance)
 
 
 @dataclass

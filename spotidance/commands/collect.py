@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from spotidance.collect import DEFAULT_FEATURES, DEFAULT_MAX_WAIT, DEFAULT_WORKERS, FEATURE_CHOICES, LONGEST_MAX_WAIT, MAX_WORKERS
 from spotidance.collect.run import collect
 from spotidance.core import progress
 
@@ -25,12 +26,12 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("--market", default=None, metavar="CC", help="Spotify market (ISO country code) for track relinking.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N tracks.")
 @click.option("--no-previews", is_flag=True, help="Do not download previews (no local features then).")
-@click.option("--features", type=click.Choice(["auto", "spotify", "reccobeats", "local", "none"]), default="auto",
+@click.option("--features", type=click.Choice(FEATURE_CHOICES), default=DEFAULT_FEATURES,
               show_default=True, help="Where audio features come from (auto: spotify, then reccobeats, then local).")
-@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent lookups/downloads.")
-@click.option("--max-wait", type=click.FloatRange(0, 86400), default=60.0, show_default=True, callback=_finite,
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_WORKERS, show_default=True, help="Concurrent lookups/downloads.")
+@click.option("--max-wait", type=click.FloatRange(0, LONGEST_MAX_WAIT), default=DEFAULT_MAX_WAIT, show_default=True, callback=_finite,
               help="Longest Retry-After (s) waited out; longer ones save progress and stop.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def command(playlist: str, label: str | None, out: str, market: str | None, limit: int | None, no_previews: bool,
             features: str, workers: int, max_wait: float, quiet: bool) -> None:
     """Collect a playlist's tracks, 30 s previews and audio features into a CSV.

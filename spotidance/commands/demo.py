@@ -18,7 +18,7 @@ from spotidance.demo import run_demo
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1001), default=0, show_default=True,
               help="Seed of the whole run (0 to 4294966295: the held-out clips use seed + 1000).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: all cores].")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def command(out: str, per_genre: int, epochs: int, seed: int, workers: int | None, quiet: bool) -> None:
     """Run the whole pipeline offline on synthetic genres: no credentials, no network.
 

@@ -19,7 +19,7 @@ from spotidance.eda.run import format_ranking, run_report
               help="Rows to compare by their features_source (spotify, reccobeats, local, ...), or `all` to pool "
                    "them. Default: when the labels' mixes differ, only the rows of the source every label has most.")
 @click.option("--top", type=click.IntRange(1, None), default=None, help="Print only the first N ranked features.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(inputs: tuple[str, ...], out: str, figures: bool, label_column: str, features_source: str | None,
             top: int | None, quiet: bool) -> None:  # fmt: skip
     """Write a report comparing the audio features of labelled CSVs.

@@ -6,6 +6,7 @@ import click
 
 from spotidance.core import progress
 from spotidance.model.evaluate import check_scores_output, evaluate, format_scores, write_scores
+from spotidance.model.runners import BACKENDS
 
 
 @click.command("evaluate")
@@ -14,9 +15,9 @@ from spotidance.model.evaluate import check_scores_output, evaluate, format_scor
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write every score as JSON to this file (replaced atomically; - for stdout, "
                    "then the tables go to stderr).")
-@click.option("--backend", type=click.Choice(["auto", "litert", "keras"]), default="auto", show_default=True,
+@click.option("--backend", type=click.Choice(BACKENDS), default=BACKENDS[0], show_default=True,
               help="Inference runtime: auto uses LiteRT (no TensorFlow import) when the bundle has model.tflite.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(model_dir: str, dataset: str, json_file: str | None, backend: str, quiet: bool) -> None:
     """Score a trained model bundle on another frame dataset.
 
@@ -35,12 +36,12 @@ def command(model_dir: str, dataset: str, json_file: str | None, backend: str, q
 
     # the output is checked before scoring: an input, a folder or an unwritable place is refused now
     kind = check_scores_output(json_file, model_dir=model_dir, dataset=dataset) if json_file else None
-    metrics = evaluate(model_dir, dataset, backend=backend, progress=progress.wanted(quiet=quiet))
+    result = evaluate(model_dir, dataset, backend=backend, progress=progress.wanted(quiet=quiet))
     to_stdout = kind == "stdout"
-    click.echo(format_scores(metrics, title=Path(dataset).name or "dataset"), err=to_stdout)
-    if metrics["tracks_seen_in_training"]:
-        click.echo(f"note: {metrics['tracks_seen_in_training']} of these tracks were in the model's training or "
+    click.echo(format_scores(result.scores, title=Path(dataset).name or "dataset"), err=to_stdout)
+    if result.tracks_seen_in_training:
+        click.echo(f"note: {result.tracks_seen_in_training} of these tracks were in the model's training or "
                    "validation split; their scores are not held-out scores", err=True)  # fmt: skip
     if json_file:
-        if write_scores(metrics, out=json_file, model_dir=model_dir, dataset=dataset) != "stdout":
+        if write_scores(result, out=json_file, model_dir=model_dir, dataset=dataset) != "stdout":
             click.echo(f"scores -> {json_file}", err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from spotidance.audio.config import SpectrogramConfig
+from spotidance.audio.config import NORMALIZE_CHOICES, SpectrogramConfig
 from spotidance.core import progress
 from spotidance.core.cluster import ENV_VAR, describe, use_scheduler
 from spotidance.dataset.prepare import format_summary, prepare
@@ -14,12 +14,12 @@ from spotidance.dataset.prepare import format_summary, prepare
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=str), help="Dataset folder (created or extended).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: all cores].")
-@click.option("--normalize", type=click.Choice(["none", "frame"]), default="none", show_default=True,
+@click.option("--normalize", type=click.Choice(NORMALIZE_CHOICES), default=SpectrogramConfig.normalize, show_default=True,
               help="Per-frame standardisation of the log-mel values.")
 @click.option("--scheduler", metavar="ADDRESS", envvar=ENV_VAR, show_envvar=True, default=None,
               help="Run on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' for one on this machine "
                    "(--workers processes). Needs spotidance[dask]; see docs/scale-out.md.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: str, scheduler: str | None, quiet: bool) -> None:
     """Build a frame dataset of 128x128 log-mel frames from audio.
 

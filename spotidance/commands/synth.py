@@ -5,21 +5,19 @@ from __future__ import annotations
 import click
 
 from spotidance.core import progress
+from spotidance.synth import DEFAULT_DURATION, DEFAULT_GENRES, DEFAULT_PER_GENRE, GENRES
 from spotidance.synth.render import format_summary, render_collection
-
-
-_GENRES = ("techno", "edm", "dnb")
 
 
 @click.command("synth")
 @click.argument("out", type=click.Path(file_okay=False, path_type=str))
-@click.option("--genres", default="techno,edm", show_default=True, help=f"Comma-separated genres from {', '.join(_GENRES)}.")
-@click.option("--per-genre", type=click.IntRange(1, 100000), default=20, show_default=True, help="Clips per genre.")
+@click.option("--genres", default=",".join(DEFAULT_GENRES), show_default=True, help=f"Comma-separated genres from {', '.join(GENRES)}.")
+@click.option("--per-genre", type=click.IntRange(1, 100000), default=DEFAULT_PER_GENRE, show_default=True, help="Clips per genre.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of the collection (0 to 4294967295).")
-@click.option("--duration", type=click.FloatRange(1.0, 600.0), default=30.0, show_default=True, help="Seconds per clip.")
+@click.option("--duration", type=click.FloatRange(1.0, 600.0), default=DEFAULT_DURATION, show_default=True, help="Seconds per clip.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Rendering processes [default: all cores].")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(out: str, genres: str, per_genre: int, seed: int, duration: float, workers: int | None, quiet: bool) -> None:
     """Render labelled synthetic techno / EDM / drum-and-bass clips as mp3 files.
 
@@ -34,8 +32,8 @@ def command(out: str, genres: str, per_genre: int, seed: int, duration: float, w
       spotidance prepare clips/techno.csv clips/edm.csv clips/dnb.csv --out frames
     """
     names = [g.strip() for g in genres.split(",") if g.strip()]
-    unknown = [g for g in names if g not in _GENRES]
+    unknown = [g for g in names if g not in GENRES]
     if unknown or not names:
-        raise click.BadParameter(f"choose from {', '.join(_GENRES)}", param_hint="--genres")
+        raise click.BadParameter(f"choose from {', '.join(GENRES)}", param_hint="--genres")
     summary = render_collection(out, genres=names, per_genre=per_genre, seed=seed, duration=duration, workers=workers, progress=progress.wanted(quiet=quiet))
     click.echo(format_summary(summary))

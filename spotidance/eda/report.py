@@ -305,6 +305,27 @@ def figure_plan(features: list[str], ranking, *, labels: int = 2) -> list[tuple[
     return plan
 
 
+#: A value further than this many interquartile ranges outside the quartiles is left out of the
+#: figures (a tempo of 1e300 would otherwise squash every axis, or overflow the density estimate).
+EXTREME_IQRS = 20.0
+
+
+def without_extremes(frame, features):
+    """``frame`` with values of ``features`` far outside their quartiles (:data:`EXTREME_IQRS`) set
+    to NaN, for drawing only: the statistics and tests use every value (ranks are not bothered)."""
+    import pandas as pd
+
+    out = frame.copy()
+    for f in features:
+        col = pd.to_numeric(out[f], errors="coerce")
+        q1, q3 = col.quantile(0.25), col.quantile(0.75)
+        if not (pd.notna(q1) and pd.notna(q3)):
+            continue
+        spread = (q3 - q1) or abs(col.median()) or 1.0
+        out[f] = col.where(col.between(q1 - EXTREME_IQRS * spread, q3 + EXTREME_IQRS * spread))
+    return out
+
+
 def render_figures(data, ranking, *, progress: bool = False) -> dict[str, bytes]:
     """Every figure as SVG bytes, keyed by file name, in report order.
 
@@ -322,7 +343,7 @@ def render_figures(data, ranking, *, progress: bool = False) -> dict[str, bytes]
     # colour-blind safe palette up to its 10 colours; more labels need distinct hues instead
     colours = sns.color_palette("colorblind" if len(data.labels) <= 10 else "husl", len(data.labels))
     palette = dict(zip(data.labels, colours))
-    frame, features = data.frame, data.features
+    frame, features = without_extremes(data.frame, [f for f in data.features if f not in NOMINAL_FEATURES]), data.features
     drawable = [f for f in features if frame[f].notna().sum() >= 2 and frame[f].nunique() >= 2]
     shown = figure_features(drawable, ranking)
     comparable = [f for f in drawable if f in set(ranking["feature"]) and f not in NOMINAL_FEATURES]

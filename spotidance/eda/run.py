@@ -694,8 +694,11 @@ def separability(data: LabelledData, ranking, *, folds: int = CV_FOLDS) -> Separ
     smallest = int(data.frame["label"].value_counts().min())
     splitter = StratifiedKFold(n_splits=max(2, min(folds, smallest)), shuffle=True, random_state=0)
 
+    # extreme values (a tempo of 1e300) would overflow the scaler: they count as missing here
+    frame = rep.without_extremes(data.frame, [f for f in features if f not in NOMINAL_FEATURES])
+
     def score(chosen: list[str]) -> np.ndarray:
-        x = _design_matrix(data.frame, chosen)
+        x = _design_matrix(frame, chosen)
         x = x[:, ~np.all(np.isnan(x), axis=0)]
         model = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
                               LogisticRegression(max_iter=2000))  # fmt: skip

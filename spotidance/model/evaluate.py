@@ -18,6 +18,7 @@ possible), so it does not import TensorFlow.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -217,6 +218,53 @@ def format_scores(metrics: dict[str, Any], *, title: str = "test") -> str:
     return "\n\n".join([summary, per_label, matrix])
 
 
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What :func:`evaluate` found: scores per frame and per track, and what was scored.
+
+    Attributes
+    ----------
+    frame, track : dict
+        :func:`level_scores` per 3 s frame and per track.
+    tracks : list of dict
+        One row per track (:func:`track_predictions`).
+    model : str
+        The bundle's folder.
+    model_name : str
+        The bundle's architecture.
+    dataset : str
+        The dataset's folder.
+    labels : list of str
+        The model's labels, in output order.
+    dataset_labels : list of str
+        The labels the dataset has frames of.
+    backend : str
+        The inference runtime used.
+    tracks_seen_in_training : int
+        Dataset tracks in the bundle's train or validation split (their scores are not held-out).
+    """
+
+    frame: dict[str, Any]
+    track: dict[str, Any]
+    tracks: list[dict[str, Any]]
+    model: str
+    model_name: str
+    dataset: str
+    labels: list[str]
+    dataset_labels: list[str]
+    backend: str
+    tracks_seen_in_training: int
+
+    @property
+    def scores(self) -> dict[str, Any]:
+        """``{"frame": ..., "track": ...}``, as :func:`score` returns (for :func:`format_scores`)."""
+        return {"frame": self.frame, "track": self.track}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, in order (what ``--json`` writes)."""
+        return asdict(self)
+
+
 def evaluate(
     model_dir: str | os.PathLike,
     dataset: str | os.PathLike,
@@ -224,7 +272,7 @@ def evaluate(
     backend: str = "auto",
     batch_size: int = PREDICT_BATCH,
     progress: bool = False,
-) -> dict[str, Any]:
+) -> EvaluationResult:
     """Score a model bundle on a frame dataset, per frame and per track.
 
     Parameters
@@ -243,11 +291,7 @@ def evaluate(
 
     Returns
     -------
-    dict
-        :func:`score`'s ``frame`` and ``track`` scores, ``tracks`` (:func:`track_predictions`),
-        and ``model``, ``model_name``,
-        ``dataset``, ``labels``, ``backend`` and ``tracks_seen_in_training`` (dataset tracks
-        that are in the bundle's train or validation split: their scores are not held-out).
+    EvaluationResult
 
     Raises
     ------
@@ -264,11 +308,14 @@ def evaluate(
     runner = load_runner(bundle, backend=backend)
     indices = np.arange(len(ds))
     probabilities = predict_frames(runner.predict, ds, indices, batch_size=batch_size, progress=progress, desc="evaluating")
-    metrics = score(probabilities, y, ds.frame_track_ids, labels=bundle.labels)
-    metrics["tracks"] = track_predictions(probabilities, y, ds.frame_track_ids, labels=bundle.labels,
-                                          paths={t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]})  # fmt: skip
+    scores = score(probabilities, y, ds.frame_track_ids, labels=bundle.labels)
+    tracks = track_predictions(probabilities, y, ds.frame_track_ids, labels=bundle.labels,
+                               paths={t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]})  # fmt: skip
     seen = set(bundle.split.get("train", [])) | set(bundle.split.get("validation", []))
-    metrics.update(
+    return EvaluationResult(
+        frame=scores["frame"],
+        track=scores["track"],
+        tracks=tracks,
         model=str(bundle.path),
         model_name=bundle.model_name,
         dataset=str(Path(dataset)),
@@ -277,7 +324,6 @@ def evaluate(
         backend=runner.backend,
         tracks_seen_in_training=int(len(seen & set(ds.frame_track_ids.tolist()))),
     )
-    return metrics
 
 
 def evaluation_inputs(model_dir: str | os.PathLike, dataset: str | os.PathLike) -> tuple[Path, ...]:
@@ -296,9 +342,9 @@ def check_scores_output(out: str | os.PathLike, *, model_dir: str | os.PathLike,
 
 
 def write_scores(
-    metrics: dict[str, Any], *, out: str | os.PathLike, model_dir: str | os.PathLike, dataset: str | os.PathLike
+    result: EvaluationResult, *, out: str | os.PathLike, model_dir: str | os.PathLike, dataset: str | os.PathLike
 ) -> str:
-    """Write :func:`evaluate`'s scores as JSON to ``out`` (``-``: standard output).
+    """Write :func:`evaluate`'s result as JSON to ``out`` (``-``: standard output).
 
     Follows :func:`spotidance.core.atomic.write_output`: never over an input, straight through to
     a terminal, pipe or ``/dev/stdout``, a symlink's target replaced atomically, a failed write
@@ -311,7 +357,7 @@ def write_scores(
     """
     import json
 
-    text = json.dumps(metrics, indent=1) + "\n"
+    text = json.dumps(result.as_dict(), indent=1) + "\n"
     return write_output(out, text, inputs=evaluation_inputs(model_dir, dataset), what="--json", make_parents=True)
 
 

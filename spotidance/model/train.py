@@ -44,17 +44,106 @@ from spotidance.model.runners import KerasRunner
 from spotidance.model.split import check_no_leak, DEFAULT_FRACTIONS, SIDES, Split, split_tracks
 
 
-#: Options ``train`` accepts besides its named arguments, with their defaults (the seeds' way).
-OPTIONS: dict[str, Any] = {
-    "standardize": False,  # per-mel-band Normalization layer adapted on the training frames
-    "pooling": "seed",  # "avg": global average pooling
-    "spec_augment": False,  # one random time mask and one mel-band mask per training frame
-    "class_weights": False,  # weight frames by inverse label frequency ("balanced")
-    "bn_momentum": BN_MOMENTUM,  # binary-1d's BatchNorm momentum (0.99: Keras' default)
-}
-
 #: Largest SpecAugment mask, as a fraction of the frame's height / width.
 MASK_FRACTION = 0.125
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """How a CNN is trained, resolved and checked (see :meth:`for_model`).
+
+    Attributes
+    ----------
+    epochs, batch_size : int
+    learning_rate : float
+        Adam's learning rate.
+    patience : int or None
+        Epochs without a lower validation loss before stopping; ``None``: never stop early.
+    standardize : bool
+        A per-mel-band Normalization layer adapted on the training frames.
+    pooling : str
+        ``"seed"``, or ``"avg"`` for global average pooling.
+    spec_augment : bool
+        One random time mask and one mel-band mask per training frame.
+    class_weights : bool
+        Weight frames by inverse label frequency ("balanced").
+    bn_momentum : float
+        binary-1d's BatchNorm momentum (0.99: Keras' default).
+    """
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int | None
+    standardize: bool = False
+    pooling: str = "seed"
+    spec_augment: bool = False
+    class_weights: bool = False
+    bn_momentum: float = BN_MOMENTUM
+
+    @classmethod
+    def for_model(cls, model_name: str, *, epochs: int | None = None, batch_size: int | None = None,
+                  learning_rate: float | None = None, patience: int | None = None, standardize: bool = False,
+                  pooling: str = "seed", spec_augment: bool = False, class_weights: bool = False,
+                  bn_momentum: float = BN_MOMENTUM) -> TrainSettings:  # fmt: skip
+        """The settings of ``model_name``: its defaults (:data:`~spotidance.model.architectures.DEFAULTS`)
+        where a value is ``None``, everything checked before any work is done.
+
+        Raises
+        ------
+        SpotidanceError
+            Unknown model or pooling, numbers out of range.
+        """
+        check_model_name(model_name)
+        check_options(pooling=pooling, bn_momentum=bn_momentum)
+        defaults = DEFAULTS[model_name]
+        epochs = defaults.epochs if epochs is None else int(epochs)
+        batch_size = defaults.batch_size if batch_size is None else int(batch_size)
+        learning_rate = defaults.learning_rate if learning_rate is None else float(learning_rate)
+        patience = defaults.patience if patience is None else (int(patience) or None)
+        if epochs < 1 or batch_size < 1:
+            raise SpotidanceError(f"epochs and batch size must be at least 1 (got {epochs} and {batch_size})")
+        if not (math.isfinite(learning_rate) and learning_rate > 0):
+            raise SpotidanceError(f"the learning rate must be a positive number, got {learning_rate}")
+        if patience is not None and patience < 1:
+            raise SpotidanceError(f"patience must be positive (0: never stop early), got {patience}")
+        return cls(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience,
+                   standardize=bool(standardize), pooling=pooling, spec_augment=bool(spec_augment),
+                   class_weights=bool(class_weights), bn_momentum=float(bn_momentum))  # fmt: skip
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The model and data options, as the bundle's ``training.json`` records them."""
+        return {"standardize": self.standardize, "pooling": self.pooling, "spec_augment": self.spec_augment,
+                "class_weights": self.class_weights, "bn_momentum": self.bn_momentum}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainData:
+    """A frame dataset made ready for training: labels in use, the split, frames per side.
+
+    Attributes
+    ----------
+    labels : list of str
+        Labels with frames, in dataset order (the model's output order).
+    split : Split
+    y : numpy.ndarray
+        Each frame's label id in ``labels``.
+    indices : dict
+        Side -> global frame indices.
+    sizes : dict
+        Side -> ``{"tracks": n, "frames": n}``.
+    n_tracks, n_frames : int
+        Of the whole dataset.
+    """
+
+    labels: list[str]
+    split: Split
+    y: np.ndarray
+    indices: dict[str, np.ndarray]
+    sizes: dict[str, dict[str, int]]
+    n_tracks: int
+    n_frames: int
 
 
 @dataclasses.dataclass
@@ -102,11 +191,15 @@ def train(
     learning_rate: float | None = None,
     seed: int = 0,
     group_by_artist: bool = False,
-    patience: int | None | str = "model",
+    patience: int | None = None,
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
     progress: bool = False,
     echo: Callable[[str], None] = print,
-    **options: Any,
+    standardize: bool = False,
+    pooling: str = "seed",
+    spec_augment: bool = False,
+    class_weights: bool = False,
+    bn_momentum: float = BN_MOMENTUM,
 ) -> TrainResult:
     """Train ``model_name`` on the frame dataset, score it and write a model bundle to ``out``.
 
@@ -123,18 +216,17 @@ def train(
         Seeds the split, the weights, the shuffling and the augmentation.
     group_by_artist : bool
         Keep each artist's tracks on one side of the split.
-    patience : int, None or "model"
-        Stop after this many epochs without a lower validation loss; ``None`` or 0 never stops
-        early; ``"model"``: the model's default. The best epoch's weights are kept either way.
+    patience : int, optional
+        Stop after this many epochs without a lower validation loss; 0 never stops early;
+        default: the model's. The best epoch's weights are kept either way.
     fractions : (train, validation, test)
         Shares of each label's tracks.
     progress : bool
         A tqdm bar per epoch on stderr.
     echo : callable
         Receives the summary lines (split, one line per epoch, score tables).
-    **options
-        ``standardize``, ``pooling``, ``spec_augment``, ``class_weights``, ``bn_momentum`` (see
-        :data:`OPTIONS`).
+    standardize, pooling, spec_augment, class_weights, bn_momentum
+        Model and data options (see :class:`TrainSettings`).
 
     Returns
     -------
@@ -143,29 +235,31 @@ def train(
     Raises
     ------
     SpotidanceError
-        Unknown model or option, bad numbers, an unusable ``out``, a dataset with too few
+        Unknown model or pooling, bad numbers, an unusable ``out``, a dataset with too few
         labels or tracks, a diverged training run.
     """
     started = time.perf_counter()
-    settings = _settings(model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, options=options)
+    settings = TrainSettings.for_model(model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                       patience=patience, standardize=standardize, pooling=pooling,
+                                       spec_augment=spec_augment, class_weights=class_weights, bn_momentum=bn_momentum)  # fmt: skip
     out = Path(out)
     _check_out(out)
     require("keras", extra="train", purpose="train a CNN")  # before any work
 
     ds = FrameDataset.open(dataset)
     data = _prepare_data(ds, seed=seed, group_by_artist=group_by_artist, fractions=fractions)
-    labels, split = data["labels"], data["split"]
+    labels, split = data.labels, data.split
     echo(_describe(data))
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     keras.utils.set_random_seed(seed)
-    opts = settings["options"]
-    stats = channel_stats(ds, data["indices"]["train"]) if opts["standardize"] else None
+    opts = settings.options
+    stats = channel_stats(ds, data.indices["train"]) if settings.standardize else None
     model = build_model(model_name, n_labels=len(labels), config=ds.config, stats=stats, **model_options(opts))
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=settings["learning_rate"]),
+        optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -184,27 +278,27 @@ def train(
         "stopped_early": bool(best.stopped),
         "history": history,
         "test_tracks": predictions["test"],
-        "sizes": data["sizes"],
+        "sizes": data.sizes,
         "fit_seconds": fit_seconds,
-        "train_frames_per_second": len(data["indices"]["train"]) * epochs_run / fit_seconds if fit_seconds > 0 else None,
+        "train_frames_per_second": len(data.indices["train"]) * epochs_run / fit_seconds if fit_seconds > 0 else None,
     }
     training = {
         "model_name": model_name,
         "seed": int(seed),
-        "epochs": settings["epochs"],
+        "epochs": settings.epochs,
         "epochs_run": epochs_run,
         "best_epoch": best.best_epoch,
-        "batch_size": settings["batch_size"],
+        "batch_size": settings.batch_size,
         "optimizer": "adam",
-        "learning_rate": settings["learning_rate"],
+        "learning_rate": settings.learning_rate,
         "loss": "sparse_categorical_crossentropy",
         "monitor": "val_loss",
-        "patience": settings["patience"],
+        "patience": settings.patience,
         "group_by_artist": bool(group_by_artist),
         "fractions": list(split.fractions),
         "options": opts,
         "dataset": str(Path(dataset).resolve()),
-        "sizes": data["sizes"],
+        "sizes": data.sizes,
         "keras_version": keras.__version__,
     }
 
@@ -226,62 +320,37 @@ def train(
 # settings and data
 
 
-def _fit(model, ds, data: dict[str, Any], *, settings: dict[str, Any], seed: int, progress: bool, echo: Callable[[str], None]):
+def _fit(model, ds, data: TrainData, *, settings: TrainSettings, seed: int, progress: bool, echo: Callable[[str], None]):
     """Fit on the training frames, validate every epoch; returns (best-epoch callback, history, seconds)."""
-    y, opts = data["y"], settings["options"]
-    train_idx, val_idx = data["indices"]["train"], data["indices"]["validation"]
-    weights = balanced_weights(y[train_idx], n_labels=len(data["labels"])) if opts["class_weights"] else None
+    y = data.y
+    train_idx, val_idx = data.indices["train"], data.indices["validation"]
+    weights = balanced_weights(y[train_idx], n_labels=len(data.labels)) if settings.class_weights else None
     Sequence = frame_sequence_class()
-    train_seq = Sequence(ds, train_idx, y[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed,
-                         spec_augment=opts["spec_augment"], class_weights=weights)  # fmt: skip
-    val_seq = Sequence(ds, val_idx, y[val_idx], batch_size=settings["batch_size"])
-    best = _best_epoch_callback(settings["patience"])
-    bar = _epoch_bar_callback(epochs=settings["epochs"], steps=len(train_seq), enabled=progress, echo=echo, best=best)
+    train_seq = Sequence(ds, train_idx, y[train_idx], batch_size=settings.batch_size, shuffle=True, seed=seed,
+                         spec_augment=settings.spec_augment, class_weights=weights)  # fmt: skip
+    val_seq = Sequence(ds, val_idx, y[val_idx], batch_size=settings.batch_size)
+    best = _best_epoch_callback(settings.patience)
+    bar = _epoch_bar_callback(epochs=settings.epochs, steps=len(train_seq), enabled=progress, echo=echo, best=best)
     started = time.perf_counter()
-    history = model.fit(train_seq, validation_data=val_seq, epochs=settings["epochs"], verbose=0, callbacks=[best, bar])
+    history = model.fit(train_seq, validation_data=val_seq, epochs=settings.epochs, verbose=0, callbacks=[best, bar])
     seconds = time.perf_counter() - started
     if best.best_epoch is None:
         raise SpotidanceError("training diverged (the validation loss was never finite); try --standardize or a lower --learning-rate")
     return best, {k: [float(v) for v in values] for k, values in history.history.items()}, seconds
 
 
-def _score_sides(model, ds, data: dict[str, Any], *, progress: bool):
+def _score_sides(model, ds, data: TrainData, *, progress: bool):
     """Scores and per-track predictions of the validation and test sides with the model's current weights."""
     predict = KerasRunner(model).predict  # eager calls: no tf.function retraced per batch shape
-    y, labels, track_ids = data["y"], data["labels"], ds.frame_track_ids
+    y, labels, track_ids = data.y, data.labels, ds.frame_track_ids
     paths = {t["track_id"]: t.get("path", "") for t in ds.manifest["tracks"]}
     scores, predictions = {}, {}
     for side in ("validation", "test"):
-        idx = data["indices"][side]
+        idx = data.indices[side]
         probs = predict_frames(predict, ds, idx, progress=progress, desc=f"scoring {side}")
         scores[side] = score(probs, y[idx], track_ids[idx], labels=labels)
         predictions[side] = track_predictions(probs, y[idx], track_ids[idx], labels=labels, paths=paths)
     return scores, predictions
-
-
-def _settings(model_name: str, *, epochs, batch_size, learning_rate, patience, options: dict[str, Any]) -> dict[str, Any]:
-    """Resolve the model's defaults and validate everything before any work is done."""
-    check_model_name(model_name)
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise SpotidanceError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
-    opts = {**OPTIONS, **options}
-    check_options(pooling=opts["pooling"], bn_momentum=opts["bn_momentum"])
-    for flag in ("standardize", "spec_augment", "class_weights"):
-        opts[flag] = bool(opts[flag])
-    opts["bn_momentum"] = float(opts["bn_momentum"])
-    defaults = DEFAULTS[model_name]
-    epochs = defaults.epochs if epochs is None else int(epochs)
-    batch_size = defaults.batch_size if batch_size is None else int(batch_size)
-    learning_rate = defaults.learning_rate if learning_rate is None else float(learning_rate)
-    patience = defaults.patience if patience == "model" else (int(patience) if patience else None)
-    if epochs < 1 or batch_size < 1:
-        raise SpotidanceError(f"epochs and batch size must be at least 1 (got {epochs} and {batch_size})")
-    if not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise SpotidanceError(f"the learning rate must be a positive number, got {learning_rate}")
-    if patience is not None and patience < 1:
-        raise SpotidanceError(f"patience must be positive (0 or none: never stop early), got {patience}")
-    return {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "patience": patience, "options": opts}
 
 
 def _check_out(out: Path) -> None:
@@ -307,7 +376,7 @@ def _check_space(out: Path, model) -> None:
     check_writable_folder(_build_folder(out), need_bytes=need, what=f"--out {out}")
 
 
-def _prepare_data(ds, *, seed: int, group_by_artist: bool, fractions) -> dict[str, Any]:
+def _prepare_data(ds, *, seed: int, group_by_artist: bool, fractions) -> TrainData:
     """Labels in use, the split, frame indices per side and frame label ids."""
     if len(ds) == 0:
         raise SpotidanceError(f"dataset {ds.path} has no frames; add audio with `spotidance prepare`")
@@ -329,14 +398,14 @@ def _prepare_data(ds, *, seed: int, group_by_artist: bool, fractions) -> dict[st
     y = np.array([index.get(name, -1) for name in ds.labels], dtype=np.int64)[ds.frame_labels]
     indices = {side: np.flatnonzero(np.isin(ds.frame_track_ids, getattr(split, side))) for side in SIDES}
     sizes = {side: {"tracks": len(getattr(split, side)), "frames": int(len(indices[side]))} for side in SIDES}
-    return {"labels": labels, "split": split, "y": y, "indices": indices, "sizes": sizes, "n_tracks": len(tracks), "n_frames": len(ds)}
+    return TrainData(labels=labels, split=split, y=y, indices=indices, sizes=sizes, n_tracks=len(tracks), n_frames=len(ds))
 
 
-def _describe(data: dict[str, Any]) -> str:
-    head = f"{data['n_frames']} frames of {data['n_tracks']} tracks, labels: {', '.join(data['labels'])}"
-    split: Split = data["split"]
+def _describe(data: TrainData) -> str:
+    head = f"{data.n_frames} frames of {data.n_tracks} tracks, labels: {', '.join(data.labels)}"
+    split = data.split
     how = "by artist" if split.group_by_artist else "by track"
-    rows = [[side, data["sizes"][side]["tracks"], data["sizes"][side]["frames"]] for side in SIDES]
+    rows = [[side, data.sizes[side]["tracks"], data.sizes[side]["frames"]] for side in SIDES]
     return f"{head}; split {how} (seed {split.seed}):\n" + format_table(rows, headers=["side", "tracks", "frames"])
 
 

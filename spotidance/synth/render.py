@@ -58,6 +58,13 @@ from spotidance.core.workers import default_workers, init_worker_process, map_or
 #: Sample rate of rendered clips (that of store previews).
 SAMPLE_RATE = 44100
 
+#: Genres rendered when none are named.
+DEFAULT_GENRES: tuple[str, ...] = ("techno", "edm")
+#: Clips per genre, by default.
+DEFAULT_PER_GENRE = 20
+#: Seconds per clip, by default (a store preview's length).
+DEFAULT_DURATION = 30.0
+
 
 @dataclasses.dataclass(frozen=True)
 class GenreTraits:
@@ -529,10 +536,10 @@ def _render_jobs(jobs: list[tuple[str, int, int, float, str]], *, workers: int):
 def render_collection(
     out_dir: str | os.PathLike,
     *,
-    genres: Sequence[str] = ("techno", "edm"),
-    per_genre: int = 20,
+    genres: Sequence[str] = DEFAULT_GENRES,
+    per_genre: int = DEFAULT_PER_GENRE,
     seed: int = 0,
-    duration: float = 30.0,
+    duration: float = DEFAULT_DURATION,
     workers: int | None = None,
     progress: bool = False,
 ) -> SynthSummary:

@@ -132,22 +132,33 @@ def test_store_refuses_a_newer_schema(tmp_path):
 
 
 def test_pacer_spaces_requests_after_the_burst():
-    pacer = Pacer(10.0, burst=3)
-    start = time.monotonic()
-    stamps = []
-
-    def go():
-        pacer.wait()
-        stamps.append(time.monotonic() - start)
-
-    threads = [threading.Thread(target=go) for _ in range(8)]
+    """Eight threads at once on a stopped clock: the burst goes unpaced, the rest wait their turn."""
+    waits: list[float] = []
+    pacer = Pacer(10.0, burst=3, clock=lambda: 100.0, sleep=waits.append)
+    threads = [threading.Thread(target=pacer.wait) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    stamps.sort()
-    assert stamps[2] < 0.08  # the burst goes at once (unpaced, the 3rd would wait 0.2 s)
-    assert stamps[-1] >= 5 * 0.1 - 0.01  # then 10 per second
+    # unpaced, the 3rd would wait 0.2 s; then 10 per second: one slot each, whichever thread gets it
+    assert sorted(waits) == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+
+
+def test_pacer_pause_holds_back_the_next_requests():
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(10.0, burst=2, clock=lambda: now[0], sleep=sleep)
+    pacer.wait()
+    pacer.pause(5.0)
+    pacer.wait()
+    assert waits == pytest.approx([5.0])  # everyone after a pause waits it out
+    pacer.wait()
+    assert waits == pytest.approx([5.0, 0.1])  # then the rate applies again
 
 
 def test_service_urls_come_from_the_environment(monkeypatch):

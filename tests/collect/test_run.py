@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from spotidance.cli import main
 from spotidance.collect.run import collect
 from spotidance.core.schema import CSV_COLUMNS, CSV_SCHEMA_VERSION, FEATURES_SOURCES, PREVIEW_SOURCES
 from tests.helpers.fakeservices import CLIENT_ID, CLIENT_SECRET, Fault, make_playlist
+from tests.helpers.fakeservices import server as fakeserver
 from tests.helpers.fakeservices.fixtures import PLAYLIST_ID
 
 LABEL = "warehouse-techno"
@@ -174,22 +176,58 @@ def test_quota_exceeded_saves_progress_and_a_rerun_gives_the_uninterrupted_csv(f
     assert "with a preview" in out
 
 
-def test_a_run_killed_halfway_resumes_without_repeating_downloads(fake_services, tmp_path):
+class _HeldSleep:
+    """The fake's ``time`` module with a ``sleep`` that ends early once ``released`` is set."""
+
+    def __init__(self, released: threading.Event) -> None:
+        self._released = released
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        self._released.wait(seconds)
+
+
+class _WatchedLog(list):
+    """The fake's request log, counting CDN requests and telling waiters about each new one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cdn = 0
+        self.changed = threading.Condition()
+
+    def append(self, entry) -> None:
+        super().append(entry)
+        with self.changed:
+            self.cdn += entry.service == "cdn"
+            self.changed.notify_all()
+
+
+def test_a_run_killed_halfway_resumes_without_repeating_downloads(fake_services, tmp_path, monkeypatch):
     fake = fake_services("dev2026", n_tracks=120, latency=0.01)
     collect(PLAYLIST_ID, out=tmp_path / "whole", progress=False, features="reccobeats", workers=4)
     whole = (tmp_path / "whole" / f"{LABEL}.csv").read_text()
+    # From the 41st preview download on, the CDN holds every request until `released`: the run
+    # cannot finish before it is killed, whatever the machine's speed (no polling against a clock).
+    released = threading.Event()
+    monkeypatch.setattr(fakeserver, "time", _HeldSleep(released))
+    log = _WatchedLog()
     with fake._lock:
-        fake.log.clear()
+        fake.log = log
+        fake.faults.append(Fault("cdn", "slow", after=40, times=-1, seconds=600.0))
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "spotidance", "collect", PLAYLIST_ID, "--out", str(tmp_path / "cut"),
            "--features", "reccobeats", "--workers", "4", "--quiet"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(fake.requests("cdn")) < 40 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        with log.changed:
+            assert log.changed.wait_for(lambda: log.cdn > 40 or proc.poll() is not None, timeout=120), "the run stalled or ended before its 41st download"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        released.set()  # the held requests end (the slow fault is a no-op from now on)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     done_files = {p.name for p in (tmp_path / "cut" / LABEL).glob("*.mp3")}
     first_run_cdn = len(fake.requests("cdn"))

@@ -248,3 +248,17 @@ def test_importing_eda_and_local_features_loads_no_heavy_library():
             "print(','.join(m for m in ('pandas', 'scipy', 'matplotlib', 'seaborn', 'librosa') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_extreme_and_infinite_values_neither_crash_nor_squash_the_figures(tmp_path):
+    """A tempo of 1e300 (a broken export) and inf: counted, left out of figures and classifier, no traceback."""
+    rng = np.random.default_rng(4)
+    a, b = playlist(rng, 40), playlist(rng, 40, shift={"loudness": 4.0})
+    a["tempo"][0], a["tempo"][1] = 1e300, float("inf")
+    files = [write_csv(tmp_path / "techno.csv", a), write_csv(tmp_path / "edm.csv", b)]
+    done = subprocess.run([sys.executable, "-m", "spotidance", "eda", *map(str, files), "--out", str(tmp_path / "out"), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "overflow" not in done.stderr
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert "e+300" not in done.stdout and "1000000000" not in done.stdout

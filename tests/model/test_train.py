@@ -155,10 +155,10 @@ def test_classify_and_evaluate_agree_on_other_audio(binary, data):
     from spotidance.classify.run import classify
     from spotidance.model.evaluate import evaluate
 
-    metrics = evaluate(binary.out, data.other_frames, progress=False)
-    assert metrics["tracks_seen_in_training"] == 0
-    assert metrics["track"]["n"] == 2 * len(GENRES) and metrics["frame"]["n"] == len(FrameDataset.open(data.other_frames))
-    by_path = {Path(row["path"]).resolve(): row for row in metrics["tracks"]}
+    result = evaluate(binary.out, data.other_frames, progress=False)
+    assert result.tracks_seen_in_training == 0
+    assert result.track["n"] == 2 * len(GENRES) and result.frame["n"] == len(FrameDataset.open(data.other_frames))
+    by_path = {Path(row["path"]).resolve(): row for row in result.tracks}
     files = sorted(data.other.glob("*/*.mp3"))
     report = classify(binary.out, [str(f) for f in files], workers=1)
     assert len(report.tracks) == len(files) and not report.skipped
@@ -167,8 +167,8 @@ def test_classify_and_evaluate_agree_on_other_audio(binary, data):
         assert track.label == row["predicted"] and track.frames == row["frames"]
         for label in GENRES:
             assert track.probabilities[label] == pytest.approx(row["probabilities"][label], abs=1e-4)
-    correct = sum(row["label"] == row["predicted"] for row in metrics["tracks"])
-    assert metrics["track"]["accuracy"] == pytest.approx(correct / len(metrics["tracks"]))
+    correct = sum(row["label"] == row["predicted"] for row in result.tracks)
+    assert result.track["accuracy"] == pytest.approx(correct / len(result.tracks))
 
 
 def test_evaluate_cli_writes_json_and_prints_tables(binary, data, tmp_path):

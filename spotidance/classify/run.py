@@ -48,7 +48,6 @@ from spotidance.audio.config import SpectrogramConfig
 from spotidance.audio.decode import load
 from spotidance.audio.files import Skipped, find_audio_files
 from spotidance.audio.spectrogram import frames_from_audio
-from spotidance.core.atomic import write_atomic
 from spotidance.core.errors import AudioDecodeError, SpotidanceError, short_reason
 from spotidance.core.progress import bar as progress_bar
 from spotidance.core.tables import format_table
@@ -833,17 +832,6 @@ def _format_segments_csv(report: ClassifyReport) -> str:
             writer.writerow([t.path, f"{seg.start:.2f}", f"{seg.end:.2f}", seg.label,
                              *[f"{seg.probabilities[label]:.6f}" for label in report.labels]])
     return buf.getvalue()
-
-
-def write_output(text: str, *, output: str | os.PathLike) -> Path:
-    """Write ``text`` to ``output`` atomically (a temporary file, then ``os.replace``)."""
-    out = Path(output)
-    if out.is_dir():
-        raise SpotidanceError(f"--output {out}: is a folder; give a file name")
-    if not out.parent.is_dir():
-        raise SpotidanceError(f"--output {out}: folder {out.parent} does not exist")
-    write_atomic(out, text)
-    return out
 
 
 def format_for(output: str | None, fmt: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -14,10 +15,11 @@ from spotidance.classify.run import (
     classify,
     format_for,
     format_report,
-    write_output,
 )
 from spotidance.classify.timeline import plot_timeline
+from spotidance.audio.files import find_audio_files
 from spotidance.core import progress
+from spotidance.core.atomic import check_output, write_output
 from spotidance.core.cluster import ENV_VAR, describe, use_scheduler
 from spotidance.core.errors import SpotidanceError
 from spotidance.model.runners import BACKENDS
@@ -98,6 +100,10 @@ def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str 
     fmt = format_for(output, fmt)
     if plot is not None and segment_seconds is None:
         segment_seconds = SEGMENT_SECONDS
+    inputs = [*find_audio_files([p for p in paths_list if p != "-"])[0], *(m for m in models if os.path.isdir(m))]
+    for target, what in ((output, "--output"), (plot, "--plot")):
+        if target:
+            check_output(target, inputs=inputs, what=what)  # before any work: an input is never overwritten
     with use_scheduler(scheduler, workers=workers) as client:
         if client is not None:
             click.echo(describe(client), err=True)
@@ -107,8 +113,8 @@ def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str 
     if plot is not None:
         plot_timeline(report, file=plot)
     if output:
-        write_output(text, output=output)
-        click.echo(f"{len(report.tracks)} tracks classified ({report.backend}); results in {output}", err=True)
+        if write_output(output, text, inputs=inputs, what="--output") != "stdout":
+            click.echo(f"{len(report.tracks)} tracks classified ({report.backend}); results in {output}", err=True)
     elif report.tracks or fmt != "table":
         click.echo(text, nl=False)
     if plot is not None:

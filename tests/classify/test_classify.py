@@ -212,3 +212,16 @@ def test_json_and_table_formats_agree(model_dir, audio_dir):
     with pytest.raises(SpotidanceError, match="unknown format"):
         format_report(report, fmt="xml")
     assert SpectrogramConfig() == read_bundle(model_dir).config
+
+
+def test_cli_output_rule_never_overwrites_an_input_and_dash_is_stdout(model_dir, audio_dir, tmp_path):
+    song = Path(shutil.copy(audio_dir / "clip10.mp3", tmp_path / "song.mp3"))
+    before = song.read_bytes()
+    proc = run_cli(str(song), "--model", str(model_dir), "-o", str(song))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"spotidance: error: --output {song}: is one of this run's inputs (or inside an input folder); choose another file name"]
+    assert song.read_bytes() == before
+    proc = run_cli(str(song), "--model", str(model_dir), "-o", "-", "--format", "csv")
+    assert proc.returncode == 0 and proc.stdout.startswith("path,label,frames")
+    assert not (tmp_path / "-").exists() and "results in" not in proc.stderr

@@ -40,9 +40,10 @@ def command(out: str, per_genre: int, epochs: int, seed: int, workers: int | Non
     if result.shipped is not None:
         click.echo("")
         click.echo(format_report(result.shipped), nl=False)
-        click.echo(f"the shipped model {result.shipped.model} called {result.shipped_agreement:.0%} of the synthetic techno "
-                   "clips Techno and EDM clips BigRoom. Synthetic clips are not Beatport music: this shows the shipped "
-                   "model runs offline, not how well it labels real tracks (see docs/tabular.md for that).")
+        click.echo(f"the shipped model {result.shipped.model} gave the closest label (techno -> Techno, EDM -> BigRoom) "
+                   f"for {result.shipped_agreement:.0%} of the held-out clips. Synthetic clips are not Beatport music "
+                   "(most are flagged UNLIKE): this shows the shipped model runs offline, not how well it labels real "
+                   "tracks (docs/tabular.md has that).")
     click.echo(format_table([
         ["synthetic audio + CSVs", str(result.audio)],
         ["frame dataset", str(result.dataset)],

@@ -10,6 +10,7 @@ from spotidance.analyze.run import analyze, format_summary
 from spotidance.core import progress
 from spotidance.core.cluster import ENV_VAR, describe, use_scheduler
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.summary import to_json
 
 
 def _tempo_range(ctx, param, value: str) -> tuple[float, float]:
@@ -34,9 +35,10 @@ def _tempo_range(ctx, param, value: str) -> tuple[float, float]:
               help="Run on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' for one on this machine "
                    "(--workers processes). Needs spotidance[dask]; see docs/scale-out.md.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: all cores].")
+@click.option("--json", "as_json", is_flag=True, help="Print the closing summary as one JSON document on stdout (the tables go to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(paths: tuple[str, ...], out: str, feature_set: str, tempo_range: tuple[float, float],
-            workers: int | None, scheduler: str | None, quiet: bool) -> None:
+            workers: int | None, scheduler: str | None, as_json: bool, quiet: bool) -> None:
     """Analyse audio files: tempo, key (and Camelot), loudness in LUFS, energy.
 
     PATHS are audio files (mp3, wav, flac, ogg, m4a, ...), folders (searched recursively) and
@@ -54,12 +56,17 @@ def command(paths: tuple[str, ...], out: str, feature_set: str, tempo_range: tup
       spotidance analyze ~/Music/techno --out techno.csv
       spotidance analyze "sets/**/*.mp3" --out sets.csv --set all
       spotidance analyze dnb/ --out dnb.csv --tempo-range 80:200
+      spotidance analyze song.mp3 --out song.csv --json | jq .skipped
     """
     with use_scheduler(scheduler, workers=workers) as client:
         if client is not None:
             click.echo(describe(client), err=True)
         result = analyze(list(paths), out=out, feature_set=feature_set, tempo_range=tempo_range, workers=workers,
                          progress=progress.wanted(quiet=quiet))
-    click.echo(format_summary(result), nl=False)
+    click.echo(format_summary(result), nl=False, err=as_json)
+    if as_json:
+        click.echo(to_json({"out": result.out, "feature_set": feature_set, "analysed": result.analysed, "reused": result.reused,
+                            "rows": len(result.table), "skipped": result.skipped,
+                            "previously_skipped": result.previously_skipped, "seconds": result.seconds}))
     if result.skipped:
         raise SpotidanceError(f"{len(result.skipped)} input(s) could not be analysed (reasons above)", exit_code=1)

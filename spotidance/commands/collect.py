@@ -7,6 +7,7 @@ import click
 from spotidance.collect import DEFAULT_FEATURES, DEFAULT_MAX_WAIT, DEFAULT_WORKERS, FEATURE_CHOICES, LONGEST_MAX_WAIT, MAX_WORKERS
 from spotidance.collect.run import collect
 from spotidance.core import progress
+from spotidance.core.summary import to_json
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -31,9 +32,10 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_WORKERS, show_default=True, help="Concurrent lookups/downloads.")
 @click.option("--max-wait", type=click.FloatRange(0, LONGEST_MAX_WAIT), default=DEFAULT_MAX_WAIT, show_default=True, callback=_finite,
               help="Longest Retry-After (s) waited out; longer ones save progress and stop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the closing summary as one JSON document on stdout (the tables go to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def command(playlist: str, label: str | None, out: str, market: str | None, limit: int | None, no_previews: bool,
-            features: str, workers: int, max_wait: float, quiet: bool) -> None:
+            features: str, workers: int, max_wait: float, as_json: bool, quiet: bool) -> None:
     """Collect a playlist's tracks, 30 s previews and audio features into a CSV.
 
     PLAYLIST is a Spotify playlist URL, URI or id, or a Deezer playlist URL or deezer:playlist:ID.
@@ -50,6 +52,8 @@ def command(playlist: str, label: str | None, out: str, market: str | None, limi
     """
     summary = collect(playlist, out=out, label=label, market=market, limit=limit, previews=not no_previews,
                       features=features, workers=workers, max_wait=max_wait, progress=progress.wanted(quiet=quiet))
-    click.echo(summary.table())
+    click.echo(summary.table(), err=as_json)
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)
+    if as_json:
+        click.echo(to_json(summary))

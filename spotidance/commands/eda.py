@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from spotidance.core import progress
+from spotidance.core.summary import to_json
 from spotidance.eda.run import format_ranking, run_report
 
 
@@ -19,9 +20,10 @@ from spotidance.eda.run import format_ranking, run_report
               help="Rows to compare by their features_source (spotify, reccobeats, local, ...), or `all` to pool "
                    "them. Default: when the labels' mixes differ, only the rows of the source every label has most.")
 @click.option("--top", type=click.IntRange(1, None), default=None, help="Print only the first N ranked features.")
+@click.option("--json", "as_json", is_flag=True, help="Print the closing summary as one JSON document on stdout (the tables go to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(inputs: tuple[str, ...], out: str, figures: bool, label_column: str, features_source: str | None,
-            top: int | None, quiet: bool) -> None:  # fmt: skip
+            top: int | None, as_json: bool, quiet: bool) -> None:  # fmt: skip
     """Write a report comparing the audio features of labelled CSVs.
 
     INPUTS are two or more playlist CSVs (from `spotidance collect` or `synth`, or older Spotify
@@ -38,4 +40,27 @@ def command(inputs: tuple[str, ...], out: str, figures: bool, label_column: str,
     """
     result = run_report(list(inputs), out_dir=out, progress=progress.wanted(quiet=quiet), figures=figures,
                         label_column=label_column, features_source=features_source)  # fmt: skip
-    click.echo(format_ranking(result, top=top))
+    click.echo(format_ranking(result, top=top), err=as_json)
+    if as_json:
+        click.echo(to_json(_summary(result, top=top)))
+
+
+def _summary(result, *, top: int | None) -> dict:
+    """What ``--json`` prints: the report's paths, the separability, the warnings and the ranked features."""
+    sep = result.separability
+    ranking = result.ranking if top is None else result.ranking.head(top)
+    shown = ["rank", "feature", "effect", "effect_size", "p_holm", "highest"]
+    return {
+        "report": result.report,
+        "out_dir": result.out_dir,
+        "labels": result.labels,
+        "counts": result.counts,
+        "answer": result.answer,
+        "separability": None if sep is None else {
+            "accuracy": sep.accuracy, "spread": sep.spread, "folds": sep.folds, "chance": sep.chance, "rows": sep.rows,
+            "features": sep.features, "top": sep.top, "top_accuracy": sep.top_accuracy,
+        },
+        "warnings": result.warnings,
+        "top_features": ranking[[c for c in shown if c in ranking.columns]],
+        "octave_flags": len(result.octave_flags),
+    }

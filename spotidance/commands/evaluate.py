@@ -12,9 +12,10 @@ from spotidance.model.runners import BACKENDS
 @click.command("evaluate")
 @click.argument("model_dir", type=click.Path(path_type=str))
 @click.argument("dataset", type=click.Path(path_type=str))
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Also write every score as JSON to this file (replaced atomically; - for stdout, "
-                   "then the tables go to stderr).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=str), default=None, is_flag=False,
+              flag_value="-", metavar="[FILE]",
+              help="Every score as one JSON document: on stdout with no FILE (or -), then the tables go to stderr; "
+                   "else written to FILE (replaced atomically).")
 @click.option("--backend", type=click.Choice(BACKENDS), default=BACKENDS[0], show_default=True,
               help="Inference runtime: auto uses LiteRT (no TensorFlow import) when the bundle has model.tflite.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -30,7 +31,7 @@ def command(model_dir: str, dataset: str, json_file: str | None, backend: str, q
     Examples:
       spotidance evaluate model/ other-frames/
       spotidance evaluate model/ other-frames/ --json scores.json
-      spotidance evaluate model/ other-frames/ --json - | jq .track
+      spotidance evaluate model/ other-frames/ --json | jq .track
     """
     from pathlib import Path
 

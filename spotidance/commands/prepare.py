@@ -7,6 +7,7 @@ import click
 from spotidance.audio.config import NORMALIZE_CHOICES, SpectrogramConfig
 from spotidance.core import progress
 from spotidance.core.cluster import ENV_VAR, describe, use_scheduler
+from spotidance.core.summary import to_json
 from spotidance.dataset.prepare import format_summary, prepare
 
 
@@ -19,8 +20,10 @@ from spotidance.dataset.prepare import format_summary, prepare
 @click.option("--scheduler", metavar="ADDRESS", envvar=ENV_VAR, show_envvar=True, default=None,
               help="Run on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' for one on this machine "
                    "(--workers processes). Needs spotidance[dask]; see docs/scale-out.md.")
+@click.option("--json", "as_json", is_flag=True, help="Print the closing summary as one JSON document on stdout (the tables go to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: str, scheduler: str | None, quiet: bool) -> None:
+def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: str, scheduler: str | None, as_json: bool,
+            quiet: bool) -> None:
     """Build a frame dataset of 128x128 log-mel frames from audio.
 
     INPUTS are CSV files written by `spotidance collect` (label from the CSV, audio from its
@@ -38,4 +41,6 @@ def command(inputs: tuple[str, ...], out: str, workers: int | None, normalize: s
         if client is not None:
             click.echo(describe(client), err=True)
         summary = prepare(list(inputs), out=out, config=SpectrogramConfig(normalize=normalize), workers=workers, progress=progress.wanted(quiet=quiet))
-    click.echo(format_summary(summary))
+    click.echo(format_summary(summary), err=as_json)
+    if as_json:
+        click.echo(to_json(summary))

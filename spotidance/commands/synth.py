@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from spotidance.core import progress
+from spotidance.core.summary import to_json
 from spotidance.synth import DEFAULT_DURATION, DEFAULT_GENRES, DEFAULT_PER_GENRE, GENRES
 from spotidance.synth.render import format_summary, render_collection
 
@@ -17,8 +18,10 @@ from spotidance.synth.render import format_summary, render_collection
               help="Seed of the collection (0 to 4294967295).")
 @click.option("--duration", type=click.FloatRange(1.0, 600.0), default=DEFAULT_DURATION, show_default=True, help="Seconds per clip.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Rendering processes [default: all cores].")
+@click.option("--json", "as_json", is_flag=True, help="Print the closing summary as one JSON document on stdout (the tables go to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def command(out: str, genres: str, per_genre: int, seed: int, duration: float, workers: int | None, quiet: bool) -> None:
+def command(out: str, genres: str, per_genre: int, seed: int, duration: float, workers: int | None, as_json: bool,
+            quiet: bool) -> None:
     """Render labelled synthetic techno / EDM / drum-and-bass clips as mp3 files.
 
     Writes OUT/<genre>/<genre>-NNN.mp3 (44.1 kHz, 128 kbps, like a store preview) and one
@@ -36,4 +39,6 @@ def command(out: str, genres: str, per_genre: int, seed: int, duration: float, w
     if unknown or not names:
         raise click.BadParameter(f"choose from {', '.join(GENRES)}", param_hint="--genres")
     summary = render_collection(out, genres=names, per_genre=per_genre, seed=seed, duration=duration, workers=workers, progress=progress.wanted(quiet=quiet))
-    click.echo(format_summary(summary))
+    click.echo(format_summary(summary), err=as_json)
+    if as_json:
+        click.echo(to_json(summary))

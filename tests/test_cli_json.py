@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spotidance.cli import COMMANDS, main
+from spotidance.cli import COMMANDS
 from spotidance.core.summary import jsonable, to_json
 from tests.helpers.audio import write_audio
 from tests.helpers.eda_data import three_genres
 from tests.helpers.fakeservices.fixtures import PLAYLIST_ID
+from tests.helpers.cli import run_main as run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,15 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_COMMANDS = ["analyze", "prepare", "synth", "collect", "evaluate", "eda"]
 
 
-def run(args: list, capsys) -> tuple[int, str, str]:
-    """The real entry point in-process: (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def document(out: str) -> dict:

@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 from spotidance.audio.config import SpectrogramConfig
-from spotidance.cli import main
 from spotidance.dataset.frames import MANIFEST, SHARD_DIR, DatasetWriter, FrameDataset
 from tests.helpers.audio import tone, write_audio
 from tests.helpers.tiny_bundle import LABELS, tiny_bundle
+from tests.helpers.cli import run_main as run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,15 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    """The real entry point in-process: (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_process(args: list[str], *, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

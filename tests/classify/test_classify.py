@@ -21,6 +21,7 @@ from spotidance.core.errors import SpotidanceError
 from spotidance.model.runners import KerasRunner
 from spotidance.audio.spectrogram import file_frames
 from tests.helpers.audio import tone, write_audio
+from tests.helpers.cli import run_process
 from tests.helpers.tiny_bundle import LABELS, tiny_bundle
 
 GOOD = ("clip30.mp3", "clip10.mp3")
@@ -49,8 +50,7 @@ def expected(model_dir, audio_dir) -> dict[str, np.ndarray]:
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spotidance", "classify", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, check=False)
+    return run_process(["classify", *args], cwd=cwd)
 
 
 def test_find_audio_files_expands_folders_globs_and_reports_missing(tmp_path):

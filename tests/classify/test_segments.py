@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from spotidance.synth import render_clip
 from tests.helpers.tabular import tiny_tabular
 from tests.helpers.audio import tone, write_audio
 from tests.helpers.tiny_bundle import LABELS, tiny_bundle
+from tests.helpers.cli import run_process
 
 RATE = 22050
 #: The test mix: genre sections of SECTION seconds, classified in windows of WINDOW seconds.
@@ -56,8 +56,7 @@ def report(tempo_model, mix):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spotidance", "classify", *args], capture_output=True, text=True,
-                          timeout=120, check=False)
+    return run_process(["classify", *args])
 
 
 @pytest.mark.parametrize("duration, seconds, expected", [

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from spotidance.tabular.shipped import load_shipped, shipped_models
 from tests.helpers.tabular import tiny_tabular
 from tests.helpers.audio import write_audio
 from tests.helpers.tiny_bundle import LABELS, tiny_bundle
+from tests.helpers.cli import run_process
 
 RATE = 22050
 GENRES = ("techno", "edm", "dnb")
@@ -46,8 +46,7 @@ def tabular_dir(tmp_path_factory) -> Path:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spotidance", "classify", *args], capture_output=True, text=True,
-                          timeout=120, check=False)
+    return run_process(["classify", *args])
 
 
 def test_three_shipped_models_are_installed():

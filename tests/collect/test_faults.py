@@ -7,21 +7,13 @@ import json
 
 import pytest
 
-from spotidance.cli import main
 from spotidance.collect.run import collect, is_permanent_miss
 from spotidance.collect.sources.deezer import titles_match
 from tests.helpers.fakeservices import Fault
 from tests.helpers.fakeservices.fixtures import PLAYLIST_ID
+from tests.helpers.cli import run_main as run_cli
 
 
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

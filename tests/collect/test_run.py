@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from spotidance.cli import main
 from spotidance.collect.run import collect
 from spotidance.core.schema import CSV_COLUMNS, CSV_SCHEMA_VERSION, FEATURES_SOURCES, PREVIEW_SOURCES
 from tests.helpers.fakeservices import CLIENT_ID, CLIENT_SECRET, Fault, make_playlist
 from tests.helpers.fakeservices import server as fakeserver
 from tests.helpers.fakeservices.fixtures import PLAYLIST_ID
+from tests.helpers.cli import run_main as run_cli
 
 LABEL = "warehouse-techno"
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,15 +36,6 @@ def expected_previews(tracks) -> int:
     return sum(1 for t in unique if t.deezer is not None and t.deezer.has_preview)
 
 
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    """Run the real entry point in-process; return (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_legacy_app_collects_all_230_tracks_with_spotify_previews_and_features(fake_services, tmp_path):

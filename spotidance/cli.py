@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"spotidance: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("spotidance: interrupted; what was saved stays saved, rerun to resume.", err=True)
+        click.echo("spotidance: interrupted; what was saved stays saved (commands that save as they go resume on a rerun).", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
-        click.echo("spotidance: interrupted; what was saved stays saved, rerun to resume.", err=True)
+        click.echo("spotidance: interrupted; what was saved stays saved (commands that save as they go resume on a rerun).", err=True)
         sys.exit(130)
     except click.exceptions.UsageError as exc:  # one line, as every other error
         where = f"spotidance {exc.ctx.command_path.split(' ', 1)[1]} --help" if exc.ctx and " " in exc.ctx.command_path else "spotidance --help"

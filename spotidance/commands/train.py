@@ -3,6 +3,7 @@ a CSV of features (:mod:`spotidance.tabular.train`)."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import click
 
 from spotidance.core import progress
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.summary import to_json
 from spotidance.core.tables import format_table
 from spotidance.model.architectures import MODEL_NAMES, POOLING_CHOICES
-from spotidance.model.train import train
+from spotidance.model.train import TrainingInterrupted, train
 from spotidance.tabular.train import train_tabular
 
 #: ``--model`` value of the tabular recipe (gradient-boosted trees and friends on a feature table).
@@ -49,11 +51,14 @@ MAX_SEED = 2**32 - 1
 @click.option("--class-weights", is_flag=True, help="[CNN] Weight frames by inverse label frequency.")
 @click.option("--bn-momentum", type=click.FloatRange(0, 1, max_open=True), default=0.99, show_default=True,
               help="[CNN] binary-1d's BatchNorm momentum (0.99 = Keras' default, as the seed).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the closing summary (bundle, metrics.json, headline scores) as one JSON document on stdout; "
+                   "the tables go to stderr.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def command(data: str, model_name: str, out: str, seed: int, label_column: str, cv: int | None, labels: str | None,
             epochs: int | None, batch_size: int | None, learning_rate: float | None, patience: int | None,
             group_by_artist: bool, standardize: bool, pooling: str, spec_augment: bool, class_weights: bool,
-            bn_momentum: float, quiet: bool) -> None:
+            bn_momentum: float, as_json: bool, quiet: bool) -> None:
     """Train a genre classifier and write a model bundle for `spotidance classify`.
 
     With --model trees, DATA is a CSV of numeric features with a label column (--label-column):
@@ -76,35 +81,32 @@ def command(data: str, model_name: str, out: str, seed: int, label_column: str, 
       spotidance train frames --model multiclass-2d --out model-2d --group-by-artist --seed 1
     """
     if model_name == TABULAR:
-        _train_tabular(data, out=out, seed=seed, label_column=label_column, cv=cv, labels=labels, quiet=quiet)
+        _train_tabular(data, out=out, seed=seed, label_column=label_column, cv=cv, labels=labels, quiet=quiet,
+                       as_json=as_json)
         return
     if cv is not None or labels is not None:
         raise SpotidanceError("--cv and --labels are options of --model trees; a CNN uses the 70/15/15 split of its dataset")
     if Path(data).is_file():
         raise SpotidanceError(f"{data} is a file; --model {model_name} trains on a frame dataset folder "
                               "(spotidance prepare), --model trees on a CSV of features")
-    train(
-        data,
-        model_name=model_name,
-        out=out,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        patience=patience,
-        seed=seed,
-        group_by_artist=group_by_artist,
-        progress=progress.wanted(quiet=quiet),
-        echo=click.echo,
-        standardize=standardize,
-        pooling=pooling,
-        spec_augment=spec_augment,
-        class_weights=class_weights,
-        bn_momentum=bn_momentum,
-    )
+    try:
+        result = train(data, model_name=model_name, out=out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+              patience=patience, seed=seed, group_by_artist=group_by_artist, progress=progress.wanted(quiet=quiet),
+              echo=(lambda line: click.echo(line, err=True)) if as_json else click.echo, standardize=standardize, pooling=pooling, spec_augment=spec_augment,
+              class_weights=class_weights, bn_momentum=bn_momentum)  # fmt: skip
+    except TrainingInterrupted as exc:  # says what was saved and exactly what a rerun does
+        click.echo(f"spotidance: {exc.message}", err=True)
+        sys.exit(130)
+    if as_json:
+        test = result.metrics["test"]
+        click.echo(to_json({"model": model_name, "bundle": result.model_dir, "metrics": result.model_dir / "metrics.json",
+                            "labels": result.labels, "accuracy": test["track"]["accuracy"],
+                            "macro_f1": test["track"]["macro_f1"], "test": test, "best_epoch": result.best_epoch,
+                            "epochs_run": result.epochs_run, "warnings": result.warnings, "seconds": result.seconds}))
 
 
 def _train_tabular(data: str, *, out: str, seed: int, label_column: str, cv: int | None, labels: str | None,
-                   quiet: bool) -> None:
+                   quiet: bool, as_json: bool = False) -> None:
     keep = [s.strip() for s in labels.split(",") if s.strip()] if labels else None
     say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     with warnings.catch_warnings(record=True) as caught:
@@ -122,11 +124,19 @@ def _train_tabular(data: str, *, out: str, seed: int, label_column: str, cv: int
         part = m["test"]
         head = (f"test set ({part.get('n', '?')} rows, scored once): accuracy {part['accuracy']:.3f}, "
                 f"macro-F1 {part['macro_f1']:.3f} (always guessing the largest class: {m['majority_rate']:.3f})")
-    click.echo(head)
+    click.echo(head, err=as_json)
     rows = [[label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", v.get("support", "")]
             for label, v in part["per_class"].items()]
-    click.echo(format_table(rows, headers=["label", "precision", "recall", "F1", "rows"]).rstrip("\n"))
-    click.echo(f"bundle: {result.out} (final model fitted on all {m['n_rows']} rows; {result.seconds:.0f} s)")
+    click.echo(format_table(rows, headers=["label", "precision", "recall", "F1", "rows"]).rstrip("\n"), err=as_json)
+    click.echo(f"bundle: {result.out} (final model fitted on all {m['n_rows']} rows; {result.seconds:.0f} s)", err=as_json)
+    if as_json:
+        click.echo(to_json({"model": TABULAR, "bundle": result.out, "metrics": result.out / "metrics.json" if result.out else None,
+                            "scored_by": f"{cv}-fold cross-validation" if cv else "test set",
+                            "accuracy": part["accuracy_mean"] if cv else part["accuracy"],
+                            "accuracy_std": part["accuracy_std"] if cv else None,
+                            "macro_f1": part["macro_f1_mean"] if cv else part["macro_f1"],
+                            "majority_rate": m["majority_rate"], "per_class": part["per_class"], "n_rows": m["n_rows"],
+                            "learned_nothing": result.learned_nothing, "seconds": result.seconds}))
     if result.learned_nothing:
         raise SpotidanceError("the model did no better than always guessing the largest class; it was written, but "
                               "check the label column and the features", exit_code=1)

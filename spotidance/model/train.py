@@ -12,6 +12,13 @@ The order of things is what makes the scores trustworthy:
 4. The test set is scored once, with those weights, per frame and per track
    (:func:`spotidance.model.evaluate.score`).
 
+After every epoch a checkpoint (weights, optimizer state, the epoch, the best epoch so far and its
+weights, the history) is written to a hidden folder next to ``out`` (:func:`checkpoint_folder`);
+Ctrl-C raises :class:`TrainingInterrupted`, and a rerun with the same settings and dataset resumes
+at the next epoch. The checkpoint is removed once the bundle is written. When the kept epoch
+predicts one label for most validation tracks, or does no better than always guessing the largest
+label, a warning is printed and recorded (``metrics.json``: ``warnings``).
+
 Everything lands in a bundle (:func:`spotidance.model.bundle.write_bundle`): the model, its LiteRT
 export, labels, spectrogram settings, the training settings and seed, ``metrics.json``, the
 split and two figures (``learning_curves.png``, ``confusion_matrix.png``).
@@ -22,8 +29,12 @@ Keras, TensorFlow and matplotlib are imported inside the functions that need the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
+import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +57,41 @@ from spotidance.model.split import check_no_leak, DEFAULT_FRACTIONS, SIDES, Spli
 
 #: Largest SpecAugment mask, as a fraction of the frame's height / width.
 MASK_FRACTION = 0.125
+
+#: Warn when the kept epoch predicts one label for more than this share of the validation tracks.
+ONE_LABEL_SHARE = 0.9
+
+#: Layout version of the checkpoint folder (another version is not resumed).
+CHECKPOINT_VERSION = 1
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train`; says whether and where a rerun resumes.
+
+    Attributes
+    ----------
+    checkpoint : pathlib.Path
+        The checkpoint folder (see :func:`checkpoint_folder`).
+    epochs_done : int
+        Epochs saved in it (0: nothing saved, a rerun starts over).
+    finished : bool
+        Training had ended (all epochs run, or stopped early); a rerun only scores and writes the bundle.
+    """
+
+    def __init__(self, *, checkpoint: Path, epochs_done: int, finished: bool) -> None:
+        self.checkpoint, self.epochs_done, self.finished = checkpoint, epochs_done, finished
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """One line for the user: what was saved and what a rerun does."""
+        if self.finished:
+            return (f"interrupted after training ended (epoch {self.epochs_done}; checkpoint in {self.checkpoint}); "
+                    "rerun the same command to score the model and write the bundle without training again")
+        if self.epochs_done == 0:
+            return "interrupted before this run saved an epoch; rerun the same command to start again"
+        return (f"interrupted; {_epochs_text(self.epochs_done)} saved in {self.checkpoint}: rerun the same command to "
+                f"resume from epoch {self.epochs_done + 1} (other settings or another dataset start over)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +209,9 @@ class TrainResult:
         1-based epoch whose weights were kept.
     epochs_run : int
     seconds : float
-        Wall time of the whole call.
+        Wall time of the whole call (of this run, when it resumed from a checkpoint).
+    warnings : list of str
+        Why the model is probably useless (also in ``metrics.json`` and printed); empty when fine.
     """
 
     model_dir: Path
@@ -174,6 +222,7 @@ class TrainResult:
     best_epoch: int
     epochs_run: int
     seconds: float
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def test_track_accuracy(self) -> float:
@@ -237,6 +286,17 @@ def train(
     SpotidanceError
         Unknown model or pooling, bad numbers, an unusable ``out``, a dataset with too few
         labels or tracks, a diverged training run.
+    TrainingInterrupted
+        Ctrl-C (a ``KeyboardInterrupt``); the checkpoint of the last finished epoch stays, and the
+        same call resumes from it.
+
+    Notes
+    -----
+    A checkpoint is resumed only when the model, every training setting, the seed, the split
+    options and the dataset's contents are those it was made with; otherwise it is replaced (and
+    ``echo`` says so). Resuming restores the weights, the optimizer state, the dropout seed state,
+    the epoch counter (so the shuffling order and augmentation masks continue where they were), the
+    best epoch so far with its weights, and the history.
     """
     started = time.perf_counter()
     settings = TrainSettings.for_model(model_name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
@@ -246,27 +306,50 @@ def train(
     _check_out(out)
     require("keras", extra="train", purpose="train a CNN")  # before any work
 
-    ds = FrameDataset.open(dataset)
-    data = _prepare_data(ds, seed=seed, group_by_artist=group_by_artist, fractions=fractions)
-    labels, split = data.labels, data.split
-    echo(_describe(data))
+    checkpoint = None
+    try:
+        ds = FrameDataset.open(dataset)
+        data = _prepare_data(ds, seed=seed, group_by_artist=group_by_artist, fractions=fractions)
+        echo(_describe(data))
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        fingerprint = _fingerprint(model_name, settings, seed=seed, group_by_artist=group_by_artist, fractions=fractions, ds=ds,
+                                   keras_version=keras.__version__)  # fmt: skip
+        checkpoint = _Checkpoint(checkpoint_folder(out), fingerprint)
+        keras.utils.set_random_seed(seed)
+        stats = channel_stats(ds, data.indices["train"]) if settings.standardize else None
+        model = build_model(model_name, n_labels=len(data.labels), config=ds.config, stats=stats, **model_options(settings.options))
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        _check_space(out, model)  # a full disk is reported now, not after the last epoch
+        return _train_and_write(model, ds, data, settings=settings, checkpoint=checkpoint, model_name=model_name, out=out,
+                                seed=seed, group_by_artist=group_by_artist, dataset=dataset, progress=progress, echo=echo,
+                                started=started)  # fmt: skip
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        done, finished = (checkpoint.epochs_done, checkpoint.finished) if checkpoint else (0, False)
+        raise TrainingInterrupted(checkpoint=checkpoint_folder(out), epochs_done=done, finished=finished) from None
+
+
+def _train_and_write(model, ds, data: TrainData, *, settings: TrainSettings, checkpoint: _Checkpoint, model_name: str,
+                     out: Path, seed: int, group_by_artist: bool, dataset, progress: bool, echo: Callable[[str], None],
+                     started: float) -> TrainResult:  # fmt: skip
+    """Fit (resuming from ``checkpoint`` when it matches), score, warn and write the bundle."""
     import keras
 
-    keras.utils.set_random_seed(seed)
-    opts = settings.options
-    stats = channel_stats(ds, data.indices["train"]) if settings.standardize else None
-    model = build_model(model_name, n_labels=len(labels), config=ds.config, stats=stats, **model_options(opts))
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    _check_space(out, model)  # a full disk is reported now, not after the last epoch
-    best, history, fit_seconds = _fit(model, ds, data, settings=settings, seed=seed, progress=progress, echo=echo)
+    labels, split, opts = data.labels, data.split, settings.options
+    state = checkpoint.load(model, echo=echo)
+    best, history, fit_seconds = _fit(model, ds, data, settings=settings, seed=seed, progress=progress, echo=echo,
+                                      checkpoint=checkpoint, state=state)  # fmt: skip
     epochs_run = len(history.get("loss", []))
     scores, predictions = _score_sides(model, ds, data, progress=progress)  # test: once, with the kept weights
+    warnings = useless_model_warnings(predictions["validation"], best_epoch=best.best_epoch, model_name=model_name, settings=settings)
     metrics = {
         "model_name": model_name,
         "labels": labels,
@@ -281,6 +364,8 @@ def train(
         "sizes": data.sizes,
         "fit_seconds": fit_seconds,
         "train_frames_per_second": len(data.indices["train"]) * epochs_run / fit_seconds if fit_seconds > 0 else None,
+        "resumed_after_epoch": state["epochs_done"] if state else None,
+        "warnings": warnings,
     }
     training = {
         "model_name": model_name,
@@ -311,32 +396,229 @@ def train(
         write_bundle(out, model=model, model_name=model_name, labels=labels, config=ds.config, training=training,
                      metrics=metrics, split=split.as_dict(), figures=figures)  # fmt: skip
 
+    checkpoint.remove()
     echo(format_scores(scores["test"], title="test"))
     echo(f"model bundle -> {out}  (best epoch {best.best_epoch} of {epochs_run}; figures and metrics.json inside)")
-    return TrainResult(out, model_name, labels, split, metrics, best.best_epoch, epochs_run, time.perf_counter() - started)
+    for line in warnings:  # last, so it cannot scroll away
+        echo(f"spotidance: warning: {line}")
+    return TrainResult(out, model_name, labels, split, metrics, best.best_epoch, epochs_run, time.perf_counter() - started, warnings)
+
+
+def useless_model_warnings(tracks: list[dict[str, Any]], *, best_epoch: int, model_name: str, settings: TrainSettings) -> list[str]:
+    """The warning (at most one, one line) when the kept epoch looks useless on the validation tracks.
+
+    Useless: it predicts one label for more than :data:`ONE_LABEL_SHARE` of the tracks (and more
+    often than that label occurs), or its track accuracy is no better than always guessing the
+    most frequent label (the majority-label rate).
+
+    Parameters
+    ----------
+    tracks : list of dict
+        Per-track rows with ``label`` and ``predicted`` (:func:`~spotidance.model.evaluate.track_predictions`).
+    best_epoch : int
+    model_name : str
+    settings : TrainSettings
+        To suggest only what was not tried.
+
+    Returns
+    -------
+    list of str
+        Empty when neither holds.
+    """
+    n = len(tracks)
+    if n == 0:
+        return []
+    true = [row["label"] for row in tracks]
+    predicted = [row["predicted"] for row in tracks]
+    top = max(sorted(set(predicted)), key=predicted.count)
+    share = predicted.count(top) / n
+    majority = max(true.count(label) for label in set(true)) / n
+    accuracy = sum(t == p for t, p in zip(true, predicted)) / n
+    reasons = []
+    if share > ONE_LABEL_SHARE and share > true.count(top) / n:
+        reasons.append(f"predicts {top!r} for {predicted.count(top)} of {n} validation tracks")
+    if accuracy <= majority:
+        reasons.append(f"its validation track accuracy {accuracy:.3f} is no better than always guessing the largest label ({majority:.3f})")
+    if not reasons:
+        return []
+    tries = []
+    if model_name == "binary-1d" and settings.bn_momentum > 0.9:
+        tries.append("--bn-momentum 0.9")
+    if not settings.standardize:
+        tries.append("--standardize")
+    tries.append(f"more --epochs (this run: {settings.epochs})")
+    tries.append("more tracks per label")
+    return [f"the kept epoch ({best_epoch}) {' and '.join(reasons)}: the model is probably useless; try {', '.join(tries)}"]
 
 
 # --------------------------------------------------------------------------------------------
 # settings and data
 
 
-def _fit(model, ds, data: TrainData, *, settings: TrainSettings, seed: int, progress: bool, echo: Callable[[str], None]):
-    """Fit on the training frames, validate every epoch; returns (best-epoch callback, history, seconds)."""
+def _fit(model, ds, data: TrainData, *, settings: TrainSettings, seed: int, progress: bool, echo: Callable[[str], None],
+         checkpoint: _Checkpoint, state: dict[str, Any] | None):  # fmt: skip
+    """Fit on the training frames, validate every epoch, checkpoint after each; returns (best-epoch
+    callback, history, seconds). ``state``: a loaded checkpoint to continue from (model already restored)."""
     y = data.y
+    first = state["epochs_done"] if state else 0
+    history = {k: list(v) for k, v in state["history"].items()} if state else {}
+    seconds = float(state["fit_seconds"]) if state else 0.0
     train_idx, val_idx = data.indices["train"], data.indices["validation"]
     weights = balanced_weights(y[train_idx], n_labels=len(data.labels)) if settings.class_weights else None
     Sequence = frame_sequence_class()
     train_seq = Sequence(ds, train_idx, y[train_idx], batch_size=settings.batch_size, shuffle=True, seed=seed,
-                         spec_augment=settings.spec_augment, class_weights=weights)  # fmt: skip
+                         spec_augment=settings.spec_augment, class_weights=weights, first_epoch=first)  # fmt: skip
     val_seq = Sequence(ds, val_idx, y[val_idx], batch_size=settings.batch_size)
-    best = _best_epoch_callback(settings.patience)
+    best = _best_epoch_callback(settings.patience, state=state["best"] if state else None)
     bar = _epoch_bar_callback(epochs=settings.epochs, steps=len(train_seq), enabled=progress, echo=echo, best=best)
-    started = time.perf_counter()
-    history = model.fit(train_seq, validation_data=val_seq, epochs=settings.epochs, verbose=0, callbacks=[best, bar])
-    seconds = time.perf_counter() - started
+    if not (state and state["finished"]):
+        saver = _checkpoint_callback(checkpoint, best=best, history=history, seconds=seconds, epochs=settings.epochs)
+        started = time.perf_counter()
+        fitted = model.fit(train_seq, validation_data=val_seq, epochs=settings.epochs, initial_epoch=first, verbose=0,
+                           callbacks=[best, saver, bar])  # fmt: skip
+        seconds += time.perf_counter() - started
+        for k, values in fitted.history.items():
+            history.setdefault(k, []).extend(float(v) for v in values)
+    else:  # only scoring and the bundle were left
+        best.set_model(model)
+        best.on_train_end()  # the kept weights
     if best.best_epoch is None:
         raise SpotidanceError("training diverged (the validation loss was never finite); try --standardize or a lower --learning-rate")
-    return best, {k: [float(v) for v in values] for k, values in history.history.items()}, seconds
+    return best, history, seconds
+
+
+# --------------------------------------------------------------------------------------------
+# the checkpoint
+
+
+def _epochs_text(n: int) -> str:
+    return "epoch 1 is" if n == 1 else f"epochs 1-{n} are"
+
+
+def checkpoint_folder(out: str | os.PathLike) -> Path:
+    """The hidden checkpoint folder of bundle folder ``out``: ``.NAME.partial`` beside it."""
+    out = Path(out).absolute()
+    return out.parent / f".{out.name}.partial"
+
+
+def _fingerprint(model_name: str, settings: TrainSettings, *, seed: int, group_by_artist: bool, fractions, ds,
+                 keras_version: str) -> dict[str, Any]:  # fmt: skip
+    """What a checkpoint must have been made with to be resumed (JSON-ready)."""
+    content = json.dumps({"labels": ds.manifest["labels"], "spectrogram": ds.manifest["spectrogram"], "tracks": ds.manifest["tracks"]},
+                         sort_keys=True, default=str)  # fmt: skip
+    fingerprint = {
+        "version": CHECKPOINT_VERSION,
+        "model_name": model_name,
+        "settings": dataclasses.asdict(settings),
+        "seed": int(seed),
+        "group_by_artist": bool(group_by_artist),
+        "fractions": [float(f) for f in fractions],
+        "dataset_sha256": hashlib.sha256(content.encode()).hexdigest(),
+        "keras_version": keras_version,
+    }
+    return json.loads(json.dumps(fingerprint))
+
+
+def _jsonable(value):
+    """Tuples and arrays (of random states) as JSON lists."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class _Checkpoint:
+    """The checkpoint folder: ``state.json`` (fingerprint, epochs done, history, best epoch) and the
+    arrays of the last epoch (``epoch-N.npz``: model variables, optimizer variables, best weights)."""
+
+    def __init__(self, folder: Path, fingerprint: dict[str, Any]) -> None:
+        self.folder, self.fingerprint = folder, fingerprint
+        self.epochs_done, self.finished = 0, False
+
+    def load(self, model, *, echo: Callable[[str], None]) -> dict[str, Any] | None:
+        """Restore ``model`` (and its optimizer) from a matching checkpoint; its state, or ``None`` to start over."""
+        file = self.folder / "state.json"
+        if not file.is_file():
+            return None
+        try:
+            state = json.loads(file.read_text(encoding="utf-8"))
+            old = state.get("fingerprint", {})
+            if old != self.fingerprint:
+                differs = sorted(k for k in set(old) | set(self.fingerprint) if old.get(k) != self.fingerprint.get(k))
+                if "settings" in differs:
+                    differs.remove("settings")
+                    a, b = old.get("settings") or {}, self.fingerprint["settings"]
+                    differs += sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+                echo(f"a checkpoint in {self.folder} was made with other settings or another dataset "
+                     f"({', '.join(differs)} differ); starting over")  # fmt: skip
+                return None
+            with np.load(self.folder / state["arrays"]) as arrays:
+                variables = [arrays[f"variable_{i}"] for i in range(state["counts"]["variables"])]
+                optimizer = [arrays[f"optimizer_{i}"] for i in range(state["counts"]["optimizer"])]
+                best = [arrays[f"best_{i}"] for i in range(state["counts"]["best"])]
+            model.optimizer.build(model.trainable_variables)
+            if len(variables) != len(model.variables) or len(optimizer) != len(model.optimizer.variables):
+                raise ValueError("the arrays do not fit the model")
+            for v, a in zip(model.variables, variables):
+                v.assign(a)
+            for v, a in zip(model.optimizer.variables, optimizer):
+                v.assign(a)
+            version, internal, gauss = state["python_random"]
+            random.setstate((version, tuple(internal), gauss))
+            name, keys, pos, has_gauss, cached = state["numpy_random"]
+            np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            echo(f"the checkpoint in {self.folder} is unreadable ({exc}); starting over")
+            return None
+        state["best"]["weights"] = best or None
+        self.epochs_done, self.finished = int(state["epochs_done"]), bool(state["finished"])
+        what = "training had finished; scoring" if self.finished else f"continuing at epoch {self.epochs_done + 1}"
+        echo(f"resuming from the checkpoint in {self.folder}: {_epochs_text(self.epochs_done)} done, {what}")
+        return state
+
+    def save(self, model, *, epochs_done: int, finished: bool, best, history: dict[str, list[float]], fit_seconds: float) -> None:
+        """Write the state after epoch ``epochs_done``: arrays first, then ``state.json`` naming them (atomic)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{epochs_done}.npz"
+        best_weights = best.weights or []
+        arrays = {f"variable_{i}": np.array(v) for i, v in enumerate(model.variables)}
+        arrays |= {f"optimizer_{i}": np.array(v) for i, v in enumerate(model.optimizer.variables)}
+        arrays |= {f"best_{i}": w for i, w in enumerate(best_weights)}
+        tmp = self.folder / f".{name}.tmp"
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, self.folder / name)
+        state = {
+            "fingerprint": self.fingerprint,
+            "epochs_done": epochs_done,
+            "finished": finished,
+            "history": history,
+            "fit_seconds": fit_seconds,
+            "best": {
+                "best": best.best if math.isfinite(best.best) else None,
+                "best_epoch": best.best_epoch,
+                "wait": best.wait,
+                "stopped": best.stopped,
+            },
+            # Keras shuffles the batch order with Python's `random`: its state (and NumPy's) at this epoch's end
+            "python_random": _jsonable(random.getstate()),
+            "numpy_random": _jsonable(np.random.get_state(legacy=True)),
+            "arrays": name,
+            "counts": {"variables": len(model.variables), "optimizer": len(model.optimizer.variables), "best": len(best_weights)},
+        }
+        tmp = self.folder / ".state.json.tmp"
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, self.folder / "state.json")
+        for old in self.folder.glob("epoch-*.npz"):
+            if old.name != name:
+                old.unlink()
+        self.epochs_done, self.finished = epochs_done, finished
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _score_sides(model, ds, data: TrainData, *, progress: bool):
@@ -485,14 +767,17 @@ def frame_sequence_class():
             Mask each training frame (see :func:`spec_augment`).
         class_weights : numpy.ndarray, optional
             Per-label weights; batches then carry sample weights.
+        first_epoch : int
+            0-based epoch to start at (a resumed run continues the order and masks of that epoch).
         """
 
-        def __init__(self, ds, indices, y, *, batch_size, shuffle=False, seed=0, spec_augment=False, class_weights=None, **kwargs):
+        def __init__(self, ds, indices, y, *, batch_size, shuffle=False, seed=0, spec_augment=False, class_weights=None,
+                     first_epoch=0, **kwargs):  # fmt: skip
             super().__init__(**kwargs)
             self.ds, self.indices, self.y = ds, np.asarray(indices, np.int64), np.asarray(y, np.int64)
             self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, int(seed)
             self.augment, self.class_weights = spec_augment, class_weights
-            self.epoch = 0
+            self.epoch = int(first_epoch)
             self._order = self._make_order()
 
         def _make_order(self) -> np.ndarray:
@@ -521,14 +806,19 @@ def frame_sequence_class():
     return FrameSequence
 
 
-def _best_epoch_callback(patience: int | None):
-    """Tracks the lowest validation loss, keeps those weights, stops after ``patience`` bad epochs."""
+def _best_epoch_callback(patience: int | None, *, state: dict[str, Any] | None = None):
+    """Tracks the lowest validation loss, keeps those weights, stops after ``patience`` bad epochs.
+    ``state``: a checkpoint's ``best`` entry to continue from."""
     import keras
 
     class BestEpoch(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
             self.best, self.best_epoch, self.weights, self.wait, self.stopped = math.inf, None, None, 0, False
+            if state:
+                self.best = math.inf if state["best"] is None else float(state["best"])
+                self.best_epoch, self.weights = state["best_epoch"], state["weights"]
+                self.wait, self.stopped = int(state["wait"]), bool(state["stopped"])
 
         def on_epoch_end(self, epoch, logs=None):
             value = float((logs or {}).get("val_loss", math.nan))
@@ -546,6 +836,26 @@ def _best_epoch_callback(patience: int | None):
                 self.model.set_weights(self.weights)
 
     return BestEpoch()
+
+
+def _checkpoint_callback(checkpoint: _Checkpoint, *, best, history: dict[str, list[float]], seconds: float, epochs: int):
+    """Saves ``checkpoint`` after every epoch (after ``best`` has seen it); ``history``: the epochs before this run."""
+    import keras
+
+    class Checkpointer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.history = {k: list(v) for k, v in history.items()}
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            for k, v in (logs or {}).items():
+                self.history.setdefault(k, []).append(float(v))
+            finished = epoch + 1 >= epochs or bool(best.stopped)
+            checkpoint.save(self.model, epochs_done=epoch + 1, finished=finished, best=best, history=self.history,
+                            fit_seconds=seconds + time.perf_counter() - self.started)  # fmt: skip
+
+    return Checkpointer()
 
 
 def _epoch_bar_callback(*, epochs: int, steps: int, enabled: bool, echo: Callable[[str], None], best):

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +25,18 @@ def run_main(args: list, capsys) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def run_captured(args: list) -> tuple[int, str, str]:
+    """:func:`run_main` without ``capsys`` (for module-scoped fixtures): output captured by redirection."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
 
 
 def run_process(args: list, *, cwd: Path | None = None, timeout: float = 120, input: str | None = None,

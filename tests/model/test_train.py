@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,42 +10,16 @@ import numpy as np
 import pytest
 
 from spotidance.model.bundle import read_bundle
-from spotidance.cli import main
 from spotidance.audio.config import SpectrogramConfig
 from spotidance.dataset.frames import DatasetWriter, FrameDataset
 from spotidance.core.errors import SpotidanceError
 from spotidance.model.split import SIDES, split_tracks
+from tests.helpers.cli import run_captured as run_cli_list
+from tests.helpers.frames import pattern_dataset
 
 GENRES = ("techno", "edm", "dnb")
 CHANCE = 1 / len(GENRES)
 EPOCHS = 6
-
-
-def pattern_dataset(path: Path, labels: dict[str, int], *, config: SpectrogramConfig | None = None, frames: int = 3, seed: int = 0) -> Path:
-    """A small frame dataset of numpy patterns: ``labels`` maps label -> number of tracks."""
-    config = config or SpectrogramConfig()
-    rng = np.random.default_rng(seed)
-    added = []
-    for k, (label, n) in enumerate(labels.items()):
-        for j in range(n):
-            x = rng.normal(-50, 6, (frames, config.n_mels, config.frame_length)).astype(np.float32)
-            x[:, 10 + 20 * k : 20 + 20 * k, :] += 25
-            entry = {"track_id": f"{label}-{j}", "label": label, "artist": f"{label}-artist-{j % 4}", "path": f"{label}/{j}.mp3", "source_key": f"{label}-{j}"}
-            added.append((entry, x))
-    DatasetWriter(path, config).commit(added)
-    return path
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """Run ``spotidance ARGS`` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([*args])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -313,3 +285,49 @@ def test_same_seed_same_run(tmp_path):
     assert runs[0].metrics["history"] == runs[1].metrics["history"]
     assert runs[0].metrics["test_tracks"] == runs[1].metrics["test_tracks"]
     assert len(runs[0].metrics["history"]["loss"]) == 2 and runs[0].metrics["history"]["loss"][0] > 0
+
+
+def test_a_model_that_predicts_one_label_is_a_loud_warning_not_a_silent_success(tmp_path):
+    """Every frame identical: whatever it learns, the model gives every track the same label."""
+    ds = tmp_path / "ds"
+    config = SpectrogramConfig()
+    frame = np.random.default_rng(0).normal(-50, 6, (1, config.n_mels, config.frame_length)).astype(np.float32)
+    added = [({"track_id": f"{label}-{j}", "label": label, "path": f"{label}/{j}.mp3", "source_key": f"{label}-{j}"}, frame.copy())
+             for label in ("techno", "edm") for j in range(4)]  # fmt: skip
+    DatasetWriter(ds, config).commit(added)
+    out = tmp_path / "model"
+    code, stdout, stderr = run_cli("train", str(ds), "--model", "binary-1d", "--out", str(out), "--epochs", "1", "--quiet")
+    assert code == 0, stderr  # the bundle is written ...
+    last = stdout.rstrip("\n").splitlines()[-1]  # ... and the warning is the last line, impossible to miss
+    assert last.startswith("spotidance: warning: the kept epoch (1) predicts "), stdout
+    assert "for 2 of 2 validation tracks" in last and "no better than always guessing the largest label (0.500)" in last
+    assert "try --bn-momentum 0.9, --standardize, more --epochs" in last
+    assert read_bundle(out).metrics["warnings"] == [last.removeprefix("spotidance: warning: ")]
+
+
+def test_useless_model_warnings_only_for_one_label_or_chance():
+    from spotidance.model.train import TrainSettings, useless_model_warnings
+
+    settings = TrainSettings.for_model("multiclass-2d", standardize=True)
+
+    def rows(pairs):
+        return [{"label": t, "predicted": p} for t, p in pairs]
+
+    def check(pairs):
+        return useless_model_warnings(rows(pairs), best_epoch=3, model_name="multiclass-2d", settings=settings)
+
+    assert check([("a", "a"), ("b", "b"), ("c", "c"), ("a", "b")]) == []
+    # 19 of 20 tracks are "a", and "a" is predicted as often as it occurs (so not "one label"), but
+    # accuracy 0.9 is below always guessing "a" (0.95)
+    (line,) = check([("a", "a")] * 18 + [("a", "b"), ("b", "a")])
+    assert "0.900 is no better than always guessing the largest label (0.950)" in line and "predicts" not in line
+    assert "--bn-momentum" not in line and "--standardize" not in line and "more --epochs (this run: 30)" in line
+    (line,) = check([("a", "a"), ("b", "a"), ("c", "a")])
+    assert line.startswith("the kept epoch (3) predicts 'a' for 3 of 3 validation tracks and its validation track accuracy 0.333")
+    # better than chance and not one label: fine, even if imperfect
+    assert check([("a", "a"), ("a", "a"), ("b", "b"), ("b", "a")]) == []
+    assert check([]) == []
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    return run_cli_list(list(args))

@@ -13,7 +13,6 @@ from spotidance.collect.sources import PlaylistRef
 from spotidance.collect.sources.deezer import deezer_session, DeezerClient
 from spotidance.collect.sources.reccobeats import ReccoBeatsClient
 from spotidance.collect.sources.spotify import SpotifySource
-from spotidance.core import progress
 from spotidance.core.playlist_csv import PlaylistStore
 
 #: Seconds between two rewrites of the CSV during a stage.

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -42,6 +41,7 @@ from typing import Any
 from spotidance import __version__
 from spotidance.audio.config import SpectrogramConfig
 from spotidance.core.atomic import output_errors
+from spotidance.core.bundle_files import fsync_dir, read_json, sha256_file, swap_into_place, write_text_synced
 from spotidance.core.errors import SpotidanceError, short_reason
 from spotidance.core.extras import require
 from spotidance.dataset.frames import checked_config
@@ -214,7 +214,7 @@ def read_bundle(model_dir: str | os.PathLike) -> Bundle:
         raise SpotidanceError(f"{path}: no such model folder")
     if not path.is_dir():
         raise SpotidanceError(f"{path}: not a model folder (a bundle is a folder written by `spotidance train`)")
-    manifest = _read_json(path / MANIFEST, missing=f"{path}: not a model bundle (no {MANIFEST}); give the --out folder of `spotidance train`")
+    manifest = read_json(path / MANIFEST, missing=f"{path}: not a model bundle (no {MANIFEST}); give the --out folder of `spotidance train`", hint=_HINT)
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise SpotidanceError(f"{path / MANIFEST}: not a spotidance model bundle (format is not {BUNDLE_FORMAT!r})")
     if manifest.get("kind", "cnn") != "cnn":
@@ -241,8 +241,8 @@ def read_bundle(model_dir: str | os.PathLike) -> Bundle:
     missing = sorted(name for name in files if not (path / name).is_file())
     if missing:
         raise SpotidanceError(f"{path}: incomplete bundle, missing {', '.join(missing)}; restore the folder or {_HINT}")
-    metrics = _read_json(path / METRICS_FILE, missing=f"{path}: {METRICS_FILE} is missing; {_HINT}")
-    split = _read_json(path / SPLIT_FILE, missing=f"{path}: {SPLIT_FILE} is missing; {_HINT}")
+    metrics = read_json(path / METRICS_FILE, missing=f"{path}: {METRICS_FILE} is missing; {_HINT}", hint=_HINT)
+    split = read_json(path / SPLIT_FILE, missing=f"{path}: {SPLIT_FILE} is missing; {_HINT}", hint=_HINT)
     if not isinstance(split, dict) or not all(
         isinstance(v, list) and all(isinstance(t, str) for t in v) for v in split.values()
     ):
@@ -304,23 +304,6 @@ def _upgrade(manifest: dict[str, Any], *, path: Path) -> dict[str, Any]:
     old version), or raise a :class:`SpotidanceError` saying the bundle must be retrained.
     """
     return manifest
-
-
-def _read_json(file: Path, *, missing: str) -> Any:
-    if os.path.lexists(file) and not file.is_file():  # a FIFO or device would block or never end
-        raise SpotidanceError(f"{file}: not a regular file; restore the bundle or {_HINT}")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpotidanceError(missing) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpotidanceError(f"{file}: unreadable ({short_reason(exc)}); restore the bundle or {_HINT}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpotidanceError(f"{file}: corrupt JSON (line {exc.lineno}: {exc.msg}); restore the bundle or {_HINT}") from None
-    except RecursionError:
-        raise SpotidanceError(f"{file}: corrupt JSON (nested too deeply); restore the bundle or {_HINT}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,8 +394,8 @@ def write_bundle(
                 "files": files,
             }
             _write_json(tmp / MANIFEST, manifest)  # written last: a folder without it is not a bundle
-            _fsync_dir(tmp)
-            _swap_into_place(tmp, out)
+            fsync_dir(tmp)
+            swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -507,27 +490,8 @@ def probe_frames(*, config: SpectrogramConfig, n: int = 4, seed: int = 0):
     return values.astype(np.float32)
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``, replacing an existing bundle (or empty folder) there."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(old, out)  # put the previous bundle back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _write_json(file: Path, data: Any) -> None:
-    text = json.dumps(_finite(data), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
-    with open(file, "w", encoding="utf-8") as fh:
-        fh.write(text + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_text_synced(file, json.dumps(_finite(data), indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n")
 
 
 def _finite(value: Any) -> Any:
@@ -552,30 +516,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - not supported on this platform
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def sha256_file(file: Path) -> str:
-    """Hex SHA-256 of a file's contents."""
-    h = hashlib.sha256()
-    with open(file, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 
 
 def load_runner(bundle: "Bundle", *, backend: str = "auto", num_threads: int = 1) -> Runner:

@@ -19,7 +19,7 @@ object array in it is refused), its checksum is verified first, and every array 
 dtype, shape, finiteness and index ranges by :meth:`TabularModel.from_arrays` before use: a bundle
 is untrusted input. Writing is atomic: the folder is built under a hidden sibling name and
 renamed into place, so a crash leaves the old bundle or the new one, never a mixture (the same
-scheme as the CNN writer, re-implemented here so this package depends only on NumPy at load time).
+scheme as the CNN writer, shared with the CNN writer through :mod:`spotidance.core.bundle_files`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from spotidance.core.bundle_files import read_json, sha256_file, swap_into_place, write_text_synced
 from spotidance.core.errors import SpotidanceError
 from spotidance.tabular.model import TabularModel
 
@@ -88,8 +89,8 @@ def save_tabular_bundle(out_dir: str | os.PathLike, *, model: TabularModel, metr
         _write_json(tmp / METRICS_FILE, metrics)
         _write_json(tmp / SPLIT_FILE, split or {})
         card = _jsonable(dict(model.card))
-        _write_text(tmp / CARD_FILE, model_card_markdown(card, spec))
-        files = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size} for p in sorted(tmp.iterdir()) if p.is_file()}
+        write_text_synced(tmp / CARD_FILE, model_card_markdown(card, spec))
+        files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in sorted(tmp.iterdir()) if p.is_file()}
         import spotidance
 
         manifest = {
@@ -106,7 +107,7 @@ def save_tabular_bundle(out_dir: str | os.PathLike, *, model: TabularModel, metr
             "files": files,
         }
         _write_json(tmp / MANIFEST, manifest)
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -138,7 +139,7 @@ def load_tabular_bundle(path: str | os.PathLike) -> TabularModel:
         raise SpotidanceError(f"{root}: no such model folder")
     if not root.is_dir():
         raise SpotidanceError(f"{root}: not a model folder")
-    manifest = _read_json(root / MANIFEST, missing=f"{root}: not a model bundle (no {MANIFEST})")
+    manifest = read_json(root / MANIFEST, missing=f"{root}: not a model bundle (no {MANIFEST})", hint=_HINT)
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise SpotidanceError(f"{root / MANIFEST}: not a spotidance model bundle")
     version = manifest.get("bundle_version")
@@ -177,7 +178,7 @@ def load_tabular_bundle(path: str | os.PathLike) -> TabularModel:
 
 def read_metrics(path: str | os.PathLike) -> dict[str, Any]:
     """The ``metrics.json`` of a tabular bundle."""
-    data = _read_json(Path(path) / METRICS_FILE, missing=f"{path}: no {METRICS_FILE}")
+    data = read_json(Path(path) / METRICS_FILE, missing=f"{path}: no {METRICS_FILE}", hint=_HINT)
     return data if isinstance(data, dict) else {}
 
 
@@ -236,46 +237,4 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _write_json(file: Path, obj: Any) -> None:
-    _write_text(file, json.dumps(_jsonable(obj), indent=1, allow_nan=False) + "\n")
-
-
-def _write_text(file: Path, text: str) -> None:
-    with open(file, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _read_json(file: Path, *, missing: str) -> Any:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpotidanceError(missing) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpotidanceError(f"{file}: unreadable ({' '.join(str(exc).split())[:160]})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpotidanceError(f"{file}: corrupt JSON (line {exc.lineno}: {exc.msg}); restore the bundle or {_HINT}") from None
-
-
-def _sha256(file: Path) -> str:
-    h = hashlib.sha256()
-    with open(file, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(out, old)
-        try:
-            os.rename(tmp, out)
-        except BaseException:
-            os.rename(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out)
+    write_text_synced(file, json.dumps(_jsonable(obj), indent=1, allow_nan=False) + "\n")

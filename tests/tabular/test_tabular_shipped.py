@@ -70,3 +70,21 @@ def test_the_cnn_bundle_reader_explains_a_tabular_bundle():
 
     with pytest.raises(SpotidanceError, match="tabular model bundle, not a CNN"):
         read_bundle(shipped_path("beatport2016-3"))
+
+
+def test_a_tabular_bundle_json_that_is_a_fifo_or_nested_too_deep_is_one_line(tmp_path):
+    import os
+    import shutil
+
+    from spotidance.tabular.bundle import load_tabular_bundle
+    from spotidance.tabular.shipped import shipped_path
+
+    copy = Path(shutil.copytree(shipped_path("beatport2016-3"), tmp_path / "m"))
+    (copy / "bundle.json").unlink()
+    os.mkfifo(copy / "bundle.json")
+    with pytest.raises(SpotidanceError, match="not a regular file"):
+        load_tabular_bundle(copy)  # must not block reading the FIFO
+    (copy / "bundle.json").unlink()
+    (copy / "bundle.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SpotidanceError, match="corrupt JSON"):
+        load_tabular_bundle(copy)

@@ -27,6 +27,32 @@ def test_every_command_has_help_with_an_example(name):
     assert "Example" in result.output and f"spotidance {name}" in result.output
 
 
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_groups_its_options_under_headings(name):
+    """Each option is listed once, under one of the command's own headings ("Input", "Output", "Run", ...)."""
+    import click
+
+    from spotidance.commands import SectionedCommand
+
+    command = cli.get_command(click.Context(cli), name)
+    assert isinstance(command, SectionedCommand) and len(command.sections) >= 2
+    output = CliRunner().invoke(cli, [name, "--help"], terminal_width=200).output
+    headings = [line[:-1] for line in output.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    shown = [h for h in headings if h in command.sections]
+    assert shown == [h for h in command.sections if h in shown] and len(shown) >= 2, headings
+    assert "Options" not in headings and "Other options" not in headings, output
+    lines = output.splitlines()
+    for param in command.params:
+        if not isinstance(param, click.Option):
+            continue
+        where = [i for i, line in enumerate(lines) if line.lstrip().startswith(tuple(param.opts + param.secondary_opts))]
+        assert len(where) == 1, (param.name, output)
+        heading = next(lines[i][:-1] for i in range(where[0], -1, -1) if lines[i][:-1] in command.sections)
+        assert param.name in command.sections[heading]
+    assert "-h, --help" in output.split(f"{list(command.sections)[-1]}:", 1)[1]
+    assert "Example" in output.split(f"{headings[0]}:")[0]  # the examples come before the options
+
+
 def test_loading_every_command_imports_no_heavy_library():
     code = (
         "import sys, click\n"

@@ -13,7 +13,7 @@ from spotidance.collect.sources import PlaylistRef
 from spotidance.collect.sources.deezer import deezer_session, DeezerClient
 from spotidance.collect.sources.reccobeats import ReccoBeatsClient
 from spotidance.collect.sources.spotify import SpotifySource
-from spotidance.core.playlist_csv import PlaylistStore
+from spotidance.core.playlist_csv import PlaylistStore, split_list
 
 #: Seconds between two rewrites of the CSV during a stage.
 SAVE_EVERY = 5.0
@@ -24,6 +24,7 @@ class Options:
     """What the caller asked for (see :func:`spotidance.collect.run.collect`)."""
 
     market: str | None
+    #: The first ``limit`` tracks of each playlist.
     limit: int | None
     previews: bool
     features: str
@@ -105,7 +106,10 @@ class Autosave:
 
 @dataclass(frozen=True)
 class RunContext:
-    """One collection run: the playlist, where it goes, what was asked, the services and the store."""
+    """One playlist of a collection run: the playlist, where it goes, what was asked, the services and the store.
+
+    The playlists of one run share the store, the services and ``notes``.
+    """
 
     ref: PlaylistRef
     out: Path
@@ -125,9 +129,14 @@ class RunContext:
     def label(self) -> str:
         return self.store.label
 
+    def members(self) -> list[str]:
+        """The track ids of this playlist in the store, in the table's order."""
+        pid = self.ref.id
+        return [tid for tid, row in self.store.rows.items() if pid in split_list(row.get("playlist_ids", ""))]
+
     def selected(self) -> list[str]:
-        """The track ids this run works on (the first ``limit`` listed)."""
-        ids = list(self.store.rows)
+        """The track ids of this playlist the run works on (the first ``limit`` listed)."""
+        ids = self.members()
         return ids[: self.options.limit] if self.options.limit else ids
 
     def run_pool(self, items: Iterable[Any], fn: Callable[[Any], None], bar, *, workers: int | None = None) -> None:

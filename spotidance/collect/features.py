@@ -62,6 +62,8 @@ def _tried(ctx: RunContext, tids: Iterable[str], source: str) -> None:
 
 def spotify_features(ctx: RunContext, tids: list[str], bar) -> None:
     """Spotify's audio features, 100 ids per request; a 403 stops asking for the rest of the run."""
+    if ctx.services.spotify.features_forbidden:  # refused for an earlier playlist of this run
+        return
     batches = [tids[i : i + FEATURES_BATCH] for i in range(0, len(tids), FEATURES_BATCH)]
     forbidden = threading.Event()
 

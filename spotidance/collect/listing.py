@@ -1,109 +1,142 @@
-"""Step 1, **list**: the playlist's label, then its tracks into the store, page by page (resumable)."""
+"""Step 1, **list**: the run's label, then each playlist's tracks into the store, page by page (resumable).
+
+Several playlists share one label's table: a track already listed by another playlist is not
+added again; the playlist joins its ``playlist_ids`` (its ``playlist_id``, ``added_at`` and the
+rest stay those of the first playlist that listed it). A page is journaled as one line with the
+new offset, so a kill keeps the whole page or none of it.
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
 from spotidance.collect.context import RunContext, Services
+from spotidance.collect.names import check_label, safe_label
 from spotidance.collect.sources import PlaylistRef
 from spotidance.collect.sources.spotify import row_object, track_fields
 from spotidance.core import progress
 from spotidance.core.errors import SpotidanceError
-from spotidance.core.playlist_csv import find_label
+from spotidance.core.playlist_csv import find_label, join_list, split_list
 
-LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-#: One listed page: the rows' fields, why others were skipped, the next offset, the playlist's size.
-Page = tuple[list[dict], Counter, int, int]
+#: One listed page: each item's CSV fields (``None`` when skipped) with why it was skipped, and the
+#: playlist's size.
+Page = tuple[list[tuple[dict | None, str]], int]
 
 
 def slugify(name: str) -> str:
-    """A file-name-safe label from a playlist name (``"Techno Bunker!"`` -> ``"techno-bunker"``)."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:80]
+    """A file-name-safe label from a playlist name (see :func:`spotidance.collect.names.safe_label`)."""
+    return safe_label(name)
 
 
-def resolve_label(ref: PlaylistRef, *, out: Path, label: str | None, services: Services) -> tuple[str, str]:
-    """The run's label and the playlist's name (``""`` when not asked for).
+def resolve_label(refs: list[PlaylistRef], *, out: Path, label: str | None, services: Services) -> tuple[str, str]:
+    """The run's label and the first playlist's name (``""`` when not asked for).
 
-    The label given, else the one an earlier run in ``out`` used, else a slug of the playlist's name.
+    The label given, else the one an earlier run in ``out`` gave these playlists, else a safe form
+    of the first playlist's name (letters of every script kept), else ``<service>-<id>``.
     """
     if label:
-        if not LABEL_PATTERN.match(label):
-            raise SpotidanceError(f"--label {label!r} must be letters, digits, '.', '_' or '-' (it names files)")
-        return label, ""
-    earlier = find_label(out, ref.key)
+        return check_label(label), ""
+    earlier = list(dict.fromkeys(found for ref in refs if (found := find_label(out, ref.key))))
+    if len(earlier) > 1:
+        raise SpotidanceError(f"these playlists were collected under different labels ({', '.join(earlier)}): "
+                              "pass --label to say which one they go to")  # fmt: skip
     if earlier:
-        return earlier, ""
+        return earlier[0], ""
+    ref = refs[0]
     if ref.service == "spotify":
         name = services.spotify.playlist_info(ref.id)["name"]
     else:
         name = str(services.deezer.playlist(ref.id).get("title") or "")
-    return slugify(name) or f"{ref.service}-{ref.id}", name
+    return safe_label(name) or f"{ref.service}-{ref.id}", name
 
 
 def list_tracks(ctx: RunContext) -> None:
-    """List the playlist into ``ctx.store``, continuing from the saved offset."""
-    store, limit = ctx.store, ctx.options.limit
-    listing = dict(store.state.get("listing") or {})
-    if listing.get("complete") or (limit and len(store.rows) >= limit):
+    """List ``ctx.ref``'s playlist into ``ctx.store``, continuing from its saved offset."""
+    store, limit, key, pid = ctx.store, ctx.options.limit, ctx.ref.key, ctx.ref.id
+    listing = dict((store.state.get("listings") or {}).get(key) or {})
+    count = len(ctx.members())
+    if listing.get("complete") or (limit and count >= limit):
         return
     offset = int(listing.get("offset") or 0)
     skipped = Counter(listing.get("skipped") or {})
-    kept = int(listing.get("rows") or 0)
-    if len(store.rows) > kept:  # rows of a page cut short by a kill: that page is listed again
-        store.drop(list(store.rows)[kept:])
-    bar = progress.bar(enabled=ctx.options.progress, desc="listing", unit="track", initial=offset)
-    complete = False
+    shared = int(listing.get("shared") or 0)
+    bar = progress.bar(enabled=ctx.options.progress, desc=f"listing {pid}", unit="track", initial=offset)
     try:
         pages = _spotify_pages(ctx, offset) if ctx.ref.service == "spotify" else _deezer_pages(ctx, offset)
-        for fields_list, reasons, offset, total in pages:
+        stopped = False
+        for items, total in pages:
             bar.total = total
-            for fields in fields_list:
-                if fields["track_id"] in store.rows:
+            changes: dict[str, dict] = {}
+            stop = False
+            for fields, reason in items:
+                offset += 1
+                bar.update(1)
+                if fields is None:
+                    skipped[reason] += 1
+                    continue
+                tid = fields["track_id"]
+                row = {**store.rows.get(tid, {}), **changes.get(tid, {})}
+                ids = split_list(row.get("playlist_ids", ""))
+                if pid in ids:
                     skipped["duplicate"] += 1
-                else:
-                    store.update(fields["track_id"], fields)
-            skipped.update(reasons)
-            bar.update(len(fields_list) + sum(reasons.values()))
-            complete = offset >= total
-            store.set_state("listing", {"offset": offset, "complete": complete, "skipped": dict(skipped), "rows": len(store.rows)})
-            if limit and len(store.rows) >= limit:
+                    continue
+                if not ids:
+                    changes[tid] = {**fields, "playlist_ids": pid}
+                else:  # listed by another playlist of this label: one row, this playlist joins it
+                    shared += 1
+                    gaps = {k: v for k, v in fields.items() if v not in ("", None) and not row.get(k) and k not in ("label", "playlist_id")}
+                    changes[tid] = {**changes.get(tid, {}), **gaps, "playlist_ids": join_list([*ids, pid])}
+                count += 1
+                if limit and count >= limit:
+                    stop = True
+                    break
+            state = {"offset": offset, "complete": not stop and offset >= total, "skipped": dict(skipped), "shared": shared}
+            store.update_many(changes.items(), state=("listings", {key: state}), merge=True)
+            if stop:
+                stopped = True
                 break
-        else:
-            complete = True
-        store.set_state("listing", {"offset": offset, "complete": complete, "skipped": dict(skipped), "rows": len(store.rows)})
+        state = {"offset": offset, "complete": not stopped, "skipped": dict(skipped), "shared": shared}
+        store.set_state("listings", {key: state}, merge=True)
     finally:
         bar.close()
 
 
 def _spotify_pages(ctx: RunContext, offset: int) -> Iterator[Page]:
-    for rows, next_offset, total in ctx.services.spotify.iter_pages(ctx.ref.id, offset=offset):
-        fields_list, reasons = [], Counter()
+    for rows, _next_offset, total in ctx.services.spotify.iter_pages(ctx.ref.id, offset=offset):
+        items: list[tuple[dict | None, str]] = []
         for row in rows:
             obj, reason = row_object(row)
-            if obj is None:
-                reasons[reason] += 1
-            else:
-                fields_list.append(track_fields(obj, label=ctx.label, playlist_id=ctx.ref.id))
-        yield fields_list, reasons, next_offset, total
+            items.append((None, reason) if obj is None else (track_fields(obj, label=ctx.label, playlist_id=ctx.ref.id, row=row), ""))
+        yield items, total
+
+
+def deezer_added_at(track: dict) -> str:
+    """A Deezer playlist track's ``time_add`` (Unix seconds) as ISO 8601 UTC; ``""`` when 0 or absent."""
+    from datetime import datetime, timezone
+
+    try:
+        seconds = int(track.get("time_add") or 0)
+    except (TypeError, ValueError):
+        return ""
+    if seconds <= 0:
+        return ""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _deezer_pages(ctx: RunContext, offset: int) -> Iterator[Page]:
-    for tracks, next_index, total in ctx.services.deezer.playlist_tracks(ctx.ref.id, index=offset):
-        fields_list, reasons = [], Counter()
+    for tracks, _next_index, total in ctx.services.deezer.playlist_tracks(ctx.ref.id, index=offset):
+        items: list[tuple[dict | None, str]] = []
         for t in tracks:
             if not t or not t.get("id") or t.get("type", "track") != "track":
-                reasons["unavailable (null row)"] += 1
+                items.append((None, "unavailable (null row)"))
                 continue
-            fields_list.append({
+            items.append(({
                 "track_id": str(t["id"]), "deezer_id": str(t["id"]), "track_name": t.get("title") or "",
                 "artist_name": (t.get("artist") or {}).get("name") or "",
                 "track_length": int(t["duration"]) * 1000 if t.get("duration") else "",
+                "album_name": (t.get("album") or {}).get("title") or "", "added_at": deezer_added_at(t),
                 "label": ctx.label, "playlist_id": ctx.ref.id,
-            })  # fmt: skip
-        yield fields_list, reasons, next_index, total
+            }, ""))  # fmt: skip
+        yield items, total

@@ -125,6 +125,8 @@ def _deezer_track(ctx: RunContext, tid: str, row: dict[str, str]) -> dict | None
     if ctx.ref.service == "deezer":  # the playlist gave only a simplified track
         fields["isrc"] = (track.get("isrc") or "").upper()
         fields["album_date"] = track.get("release_date") or ""
+        if not row.get("album_name"):
+            fields["album_name"] = (track.get("album") or {}).get("title") or ""
     ctx.store.update(tid, fields)
     return track
 

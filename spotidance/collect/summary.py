@@ -27,22 +27,38 @@ class Summary:
     preview_misses: Counter = field(default_factory=Counter)
     features_sources: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
+    #: Tracks of each playlist of the run (``service:playlist:ID`` -> tracks), in the order given.
+    playlists: dict[str, int] = field(default_factory=dict)
+    #: Tracks listed by more than one playlist of the run (one row each).
+    shared: int = 0
+    #: Tracks given genres (artist_genres not empty).
+    with_genres: int = 0
     notes: list[str] = field(default_factory=list)
 
     def table(self) -> str:
         """The closing summary as an aligned table."""
-        rows: list[tuple[str, int]] = [("tracks", self.tracks), ("with a preview", self.with_preview)]
+        rows: list[tuple[str, int]] = [("tracks", self.tracks)]
+        if len(self.playlists) > 1:
+            rows += [(f"from {key}", n) for key, n in self.playlists.items()]
+            rows += [("in more than one playlist (one row)", self.shared)]
+        rows += [("with a preview", self.with_preview)]
         rows += [(f"preview from {k}", v) for k, v in sorted(self.preview_sources.items())]
         rows += [(f"no preview: {k}", v) for k, v in sorted(self.preview_misses.items())]
         rows += [(f"features from {k or 'nowhere'}", v) for k, v in sorted(self.features_sources.items())]
+        rows += [("with artist genres", self.with_genres)]
         rows += [(f"skipped: {k}", v) for k, v in sorted(self.skipped.items())]
         return format_table(rows, headers=(f"{self.label} -> {self.csv_path}", "tracks"))
 
 
-def summarize(ctx: RunContext, selected: list[str]) -> Summary:
-    """The summary of ``selected`` as the store holds them now."""
+def summarize(contexts: list[RunContext]) -> Summary:
+    """The summary of the run's playlists (each track once) as the store holds them now."""
+    ctx = contexts[0]
     store = ctx.store
-    summary = Summary(label=store.label, csv_path=store.csv_path, tracks=len(selected))
+    per_playlist = {c.ref.key: c.selected() for c in contexts}
+    counts = Counter(tid for ids in per_playlist.values() for tid in ids)
+    selected = [tid for tid in store.rows if tid in counts]
+    summary = Summary(label=store.label, csv_path=store.csv_path, tracks=len(selected),
+                      playlists={k: len(v) for k, v in per_playlist.items()}, shared=sum(1 for n in counts.values() if n > 1))  # fmt: skip
     misses = store.state.get("preview_misses") or {}
     retry = store.state.get("preview_retry") or {}
     for tid in selected:
@@ -58,7 +74,10 @@ def summarize(ctx: RunContext, selected: list[str]) -> Summary:
         elif ctx.options.previews:
             summary.preview_misses["not fetched (a rerun retries)"] += 1
         summary.features_sources[row.get("features_source") or ""] += 1
-    summary.skipped.update((store.state.get("listing") or {}).get("skipped") or {})
+        summary.with_genres += bool(row.get("artist_genres"))
+    listings = store.state.get("listings") or {}
+    for c in contexts:
+        summary.skipped.update((listings.get(c.ref.key) or {}).get("skipped") or {})
     summary.notes = list(dict.fromkeys(ctx.notes))
     return summary
 

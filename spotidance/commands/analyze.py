@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.analyze import DEFAULT_FEATURE_SET, FEATURE_SETS
 from spotidance.analyze.features import DEFAULT_TEMPO_RANGE
 from spotidance.analyze.run import analyze, format_summary
@@ -23,7 +24,11 @@ def _tempo_range(ctx, param, value: str) -> tuple[float, float]:
     return lo, hi
 
 
-@click.command("analyze")
+@click.command("analyze", cls=SectionedCommand, sections={
+    "Output": ["out", "as_json"],
+    "Analysis": ["feature_set", "tempo_range"],
+    "Run": ["workers", "scheduler", "quiet"],
+})  # fmt: skip
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The CSV to write (resumed by a rerun: only new or changed files are analysed).")

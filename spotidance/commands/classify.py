@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.classify.run import (
     DEFAULT_MODEL,
     DEFAULT_TOP,
@@ -40,7 +41,12 @@ class _Seconds(click.ParamType):
                       param, ctx)
 
 
-@click.command("classify")
+@click.command("classify", cls=SectionedCommand, sections={
+    "Model": ["models", "backend"],
+    "Segments": ["segment_seconds", "plot"],
+    "Output": ["top", "fmt", "output"],
+    "Run": ["workers", "scheduler", "quiet"],
+})  # fmt: skip
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--model", "-m", "models", multiple=True, metavar="NAME|DIR",
               help=f"A shipped model's name or a bundle folder from `spotidance train` [default: {DEFAULT_MODEL}]. "

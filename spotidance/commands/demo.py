@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.classify.run import format_report
 from spotidance.core import progress
 from spotidance.core.tables import format_table
 from spotidance.demo import run_demo
 
 
-@click.command("demo")
-@click.option("--out", default="spotidance-demo", show_default=True, type=click.Path(file_okay=False, path_type=str),
+@click.command("demo", cls=SectionedCommand, sections={
+    "Output": ["out"],
+    "Data and training": ["per_genre", "epochs", "seed"],
+    "Run": ["workers", "quiet"],
+})  # fmt: skip
+@click.option("--out", "-o", "out", default="spotidance-demo", show_default=True, type=click.Path(file_okay=False, path_type=str),
               help="Folder for everything the demo writes (reused by a rerun).")
 @click.option("--per-genre", type=click.IntRange(8, 1000), default=24, show_default=True, help="Training clips per genre.")
 @click.option("--epochs", type=click.IntRange(1, 200), default=8, show_default=True, help="Training epochs.")

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.core import progress
 from spotidance.core.summary import to_json
 from spotidance.eda.run import format_ranking, run_report
 
 
-@click.command("eda")
+@click.command("eda", cls=SectionedCommand, sections={
+    "Input": ["label_column", "features_source"],
+    "Output": ["out", "figures", "top", "as_json"],
+    "Run": ["quiet"],
+})  # fmt: skip
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--out", "out", default="eda-report", show_default=True, type=click.Path(file_okay=False, path_type=str),
+@click.option("--out", "-o", "out", default="eda-report", show_default=True, type=click.Path(file_okay=False, path_type=str),
               help="Folder for report.html, the figures (SVG) and the tables (CSV).")
 @click.option("--figures/--no-figures", default=True, show_default=True, help="Draw the figures (the slow part).")
 @click.option("--label-column", default="label", show_default=True,

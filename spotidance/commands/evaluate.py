@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.core import progress
 from spotidance.model.evaluate import check_scores_output, evaluate, format_scores, write_scores
 from spotidance.model.runners import BACKENDS
 
 
-@click.command("evaluate")
+@click.command("evaluate", cls=SectionedCommand, sections={
+    "Model": ["backend"],
+    "Output": ["json_file"],
+    "Run": ["quiet"],
+})  # fmt: skip
 @click.argument("model_dir", type=click.Path(path_type=str))
 @click.argument("dataset", type=click.Path(path_type=str))
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=str), default=None, is_flag=False,

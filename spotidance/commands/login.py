@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.collect.sources.spotify import login, logout as forget, token_cache_path
 
 
-@click.command("login")
+@click.command("login", cls=SectionedCommand, sections={
+    "Login": ["redirect_uri", "no_browser", "timeout"],
+    "Logout": ["logout"],
+    "Help": [],
+})  # fmt: skip
 @click.option("--redirect-uri", default=None,
               help="Loopback redirect URI registered in your Spotify app [default: SPOTIPY_REDIRECT_URI or http://127.0.0.1:8888/callback].")
 @click.option("--no-browser", is_flag=True, help="Only print the address to open.")

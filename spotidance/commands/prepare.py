@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.audio.config import NORMALIZE_CHOICES, SpectrogramConfig
 from spotidance.core import progress
 from spotidance.core.cluster import ENV_VAR, describe, use_scheduler
@@ -11,9 +12,13 @@ from spotidance.core.summary import to_json
 from spotidance.dataset.prepare import format_summary, prepare
 
 
-@click.command("prepare")
+@click.command("prepare", cls=SectionedCommand, sections={
+    "Output": ["out", "as_json"],
+    "Spectrograms": ["normalize"],
+    "Run": ["workers", "scheduler", "quiet"],
+})  # fmt: skip
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=str), help="Dataset folder (created or extended).")
+@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=str), help="Dataset folder (created or extended).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: all cores].")
 @click.option("--normalize", type=click.Choice(NORMALIZE_CHOICES), default=SpectrogramConfig.normalize, show_default=True,
               help="Per-frame standardisation of the log-mel values.")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.core import progress
 from spotidance.core.summary import to_json
 from spotidance.synth import DEFAULT_DURATION, DEFAULT_GENRES, DEFAULT_PER_GENRE, GENRES
 from spotidance.synth.render import format_summary, render_collection
 
 
-@click.command("synth")
+@click.command("synth", cls=SectionedCommand, sections={
+    "Clips": ["genres", "per_genre", "duration", "seed"],
+    "Output": ["as_json"],
+    "Run": ["workers", "quiet"],
+})  # fmt: skip
 @click.argument("out", type=click.Path(file_okay=False, path_type=str))
 @click.option("--genres", default=",".join(DEFAULT_GENRES), show_default=True, help=f"Comma-separated genres from {', '.join(GENRES)}.")
 @click.option("--per-genre", type=click.IntRange(1, 100000), default=DEFAULT_PER_GENRE, show_default=True, help="Clips per genre.")

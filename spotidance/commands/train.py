@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from spotidance.commands import SectionedCommand
 from spotidance.core import progress
 from spotidance.core.errors import SpotidanceError
 from spotidance.core.summary import to_json
@@ -24,7 +25,13 @@ TABULAR = "trees"
 MAX_SEED = 2**32 - 1
 
 
-@click.command("train")
+@click.command("train", cls=SectionedCommand, sections={
+    "Input": ["label_column", "labels"],
+    "Model": ["model_name", "pooling", "standardize", "bn_momentum"],
+    "Training": ["seed", "cv", "epochs", "batch_size", "learning_rate", "patience", "group_by_artist", "spec_augment", "class_weights"],
+    "Output": ["out", "as_json"],
+    "Run": ["quiet"],
+})  # fmt: skip
 @click.argument("data", type=click.Path(path_type=str))
 @click.option("--model", "model_name", required=True, type=click.Choice([*MODEL_NAMES, TABULAR]),
               help="trees: a tabular model on a CSV of features; binary-1d / multiclass-2d: the seeds' CNNs on a "

@@ -16,6 +16,7 @@ from spotidance.core.errors import SpotidanceError
 EXTRAS: dict[str, str] = {
     "train": "TensorFlow and Keras, to train and export the CNN models",
     "dask": "Dask, to run prepare, analyze and classify on a cluster",
+    "parquet": "pyarrow, to write and read Parquet tables",
 }
 
 

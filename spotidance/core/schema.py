@@ -8,7 +8,9 @@ A value that no source gave stays empty: nothing is invented.
 from __future__ import annotations
 
 #: Version of the CSV header below (written to ``<label>.csv.meta.json`` beside each CSV).
-CSV_SCHEMA_VERSION = 1
+#: 2 added ``playlist_ids``, ``album_name``, ``added_at`` and ``artist_genres``; files of version 1
+#: load as they are (the new cells empty, ``playlist_ids`` taken from ``playlist_id``).
+CSV_SCHEMA_VERSION = 2
 
 #: The binary seed's own columns (``track_popularity`` was ``track_pop`` there).
 SEED_COLUMNS: tuple[str, ...] = (
@@ -41,6 +43,7 @@ AUDIO_FEATURES: tuple[str, ...] = (
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "label",
     "playlist_id",
+    "playlist_ids",
     "artist_id",
     "isrc",
     "deezer_id",
@@ -49,8 +52,28 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
     "features_source",
 )
 
+#: What playlist exporters give beside the seed's columns (empty when the service does not say).
+CATALOGUE_COLUMNS: tuple[str, ...] = (
+    "album_name",
+    "added_at",
+    "artist_genres",
+)
+
 #: The full header, in order.
-CSV_COLUMNS: tuple[str, ...] = SEED_COLUMNS + AUDIO_FEATURES + PROVENANCE_COLUMNS
+CSV_COLUMNS: tuple[str, ...] = SEED_COLUMNS + AUDIO_FEATURES + PROVENANCE_COLUMNS + CATALOGUE_COLUMNS
+
+#: Columns that are not audio features (identifiers, links, provenance, track metadata).
+NON_FEATURE_COLUMNS: tuple[str, ...] = SEED_COLUMNS + PROVENANCE_COLUMNS + CATALOGUE_COLUMNS
+
+#: Cells holding several values (``playlist_ids``, ``artist_genres``) separate them with this.
+LIST_SEPARATOR = ";"
+
+#: Numeric columns, typed in a Parquet file (the CSV holds text): whole numbers, then real numbers.
+INTEGER_COLUMNS: tuple[str, ...] = ("track_length", "track_popularity", "duration_ms", "key", "mode", "time_signature")
+FLOAT_COLUMNS: tuple[str, ...] = tuple(c for c in AUDIO_FEATURES if c not in INTEGER_COLUMNS)
+
+#: File formats ``collect --format`` writes (``<label>.csv`` or ``<label>.parquet``).
+TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 
 #: Allowed values of ``preview_source`` ("" = no preview; "synthetic" = rendered by spotidance.synth.render).
 PREVIEW_SOURCES: tuple[str, ...] = ("spotify", "deezer", "synthetic", "")

@@ -31,6 +31,7 @@ from spotidance.audio import spectrogram
 from spotidance.audio.config import SpectrogramConfig
 from spotidance.audio.files import source_key
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.playlist_csv import read_table
 from spotidance.core.progress import bar as progress_bar
 from spotidance.core.tables import format_table
 from spotidance.core.workers import default_workers, map_ordered
@@ -89,11 +90,11 @@ def sources_from_inputs(inputs: list[str | os.PathLike]) -> tuple[list[TrackSour
             raise SpotidanceError(f"{item}: not a regular file or folder (a FIFO, socket or device is not read)")
         if item.is_dir():
             found = _from_folder(item)
-        elif item.suffix.lower() == ".csv":
+        elif item.suffix.lower() in (".csv", ".parquet"):
             found, bad = _from_csv(item)
             problems.extend(bad)
         else:
-            raise SpotidanceError(f"{item}: expected a .csv file or a folder with one sub-folder per label")
+            raise SpotidanceError(f"{item}: expected a .csv (or .parquet) file or a folder with one sub-folder per label")
         sources.extend(found)
     seen: set[str] = set()
     unique: list[TrackSource] = []
@@ -122,10 +123,13 @@ SPOTIFY_PREVIEW_REASON = "Spotify preview: Spotify's terms forbid training model
 
 def _from_csv(file: Path) -> tuple[list[TrackSource], list[dict[str, str]]]:
     try:
-        with open(file, newline="", encoding="utf-8-sig") as fh:  # -sig: a UTF-8 BOM (Excel) is not part of a name
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            header = reader.fieldnames or []
+        if file.suffix.lower() == ".parquet":  # collect --format parquet
+            header, rows = read_table(file)
+        else:
+            with open(file, newline="", encoding="utf-8-sig") as fh:  # -sig: a UTF-8 BOM (Excel) is not part of a name
+                reader = csv.DictReader(fh)
+                rows = list(reader)
+                header = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SpotidanceError(f"{file}: unreadable CSV ({exc.__class__.__name__})") from None
     if not header:

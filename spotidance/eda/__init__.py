@@ -6,7 +6,7 @@ Modules: :mod:`~spotidance.eda.run` reads the inputs, computes the statistics an
 categories, their units and how to show their values.
 """
 
-from spotidance.core.schema import PROVENANCE_COLUMNS, SEED_COLUMNS
+from spotidance.core.schema import NON_FEATURE_COLUMNS
 
 #: Features shown first (and large) in the report: the seed's two most telling ones.
 HEADLINE_FEATURES: tuple[str, ...] = ("tempo", "instrumentalness")
@@ -23,7 +23,7 @@ LENGTH_FEATURES: tuple[str, ...] = ("duration_ms",)
 NOMINAL_FEATURES: tuple[str, ...] = ("key", "mode")
 
 #: Columns never analysed: identifiers, links, provenance and track metadata.
-NOT_FEATURES: frozenset[str] = frozenset(SEED_COLUMNS + PROVENANCE_COLUMNS + ("index",))
+NOT_FEATURES: frozenset[str] = frozenset(NON_FEATURE_COLUMNS + ("index",))
 
 #: Spotify's features on a 0..1 scale; values above 1 mean another scale (some exporters write 0-100).
 UNIT_INTERVAL_FEATURES: tuple[str, ...] = (

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.playlist_csv import read_table
 from spotidance.core.schema import AUDIO_FEATURES, COLUMN_ALIASES
 from spotidance.core.tables import format_table
 from spotidance.eda import (
@@ -196,7 +197,7 @@ def _csv_paths(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv" and p.is_file() and not p.name.startswith("."))
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".parquet") and p.is_file() and not p.name.startswith("."))
             if not found:
                 raise SpotidanceError(f"no CSV files in folder {path}; give CSV files or a folder that holds them")
             paths.extend(found)
@@ -211,9 +212,14 @@ def _csv_paths(inputs: Iterable[str | os.PathLike]) -> list[Path]:
 
 
 def _read_one(path: Path):
-    """One CSV as text columns, in the historical layout or ours."""
+    """One CSV (or a Parquet file from ``collect --format parquet``) as text columns, in the historical layout or ours."""
     import pandas as pd
 
+    if path.suffix.lower() == ".parquet":
+        header, rows = read_table(path)
+        if not rows:
+            raise SpotidanceError(f"{path} has no rows; give a table with tracks")
+        return pd.DataFrame(rows, columns=header, dtype=str)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             header = next(csv.reader(fh), None)

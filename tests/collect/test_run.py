@@ -360,7 +360,7 @@ def test_deezer_playlist_needs_no_spotify_credentials(fake_services, tmp_path, m
     monkeypatch.delenv("SPOTIPY_CLIENT_ID")
     monkeypatch.delenv("SPOTIPY_CLIENT_SECRET")
     summary = collect("https://www.deezer.com/fr/playlist/9200461", out=tmp_path, progress=False, features="reccobeats")
-    rows = read_rows(tmp_path / "lounge-soiree.csv")
+    rows = read_rows(tmp_path / "lounge-soirée.csv")  # letters of every script are kept (NFC)
     on_deezer = [t for t in fake.playlists[PLAYLIST_ID].tracks if t.deezer]
     assert len(rows) == len(on_deezer) == summary.tracks
     for row, t in zip(rows, on_deezer):

@@ -31,6 +31,8 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
 ITEMS_PAGE, TRACKS_PAGE = 50, 100
 #: Audio features per request.
 FEATURES_BATCH = 100
+#: Artists per ``GET /artists?ids=`` request.
+ARTISTS_BATCH = 50
 
 AUDIO_FEATURE_KEYS = (
     "acousticness", "danceability", "duration_ms", "energy", "instrumentalness", "key", "loudness",
@@ -199,6 +201,8 @@ class SpotifySource:
         self.market = market
         self.client, self.user = make_client(session)
         self.features_forbidden = False
+        #: The HTTP status with which Spotify refused ``GET /artists`` (0: not refused).
+        self.artists_refused = 0
         self._lock = threading.Lock()
 
     # -- errors -----------------------------------------------------------------------------
@@ -288,6 +292,44 @@ class SpotifySource:
         return out
 
 
+    def artist_genres(self, ids: list[str]) -> dict[str, list[str] | None]:
+        """Genres of up to :data:`ARTISTS_BATCH` artists (``GET /artists?ids=``).
+
+        An artist Spotify answered for maps to its genres, or to ``None`` when the answer has no
+        ``genres`` field (deprecated in the 2026 API: apps may get artists without it). Unknown
+        ids are absent.
+
+        Raises
+        ------
+        ArtistsRefused
+            When Spotify refuses the call (403, or 400/404 where the batch call was removed),
+            now and on every later call of this run (no request is sent again).
+        """
+        if self.artists_refused:
+            raise ArtistsRefused(self.artists_refused)
+        try:
+            body = self._call("artist genres", self.client._get, "artists", ids=",".join(ids))
+        except SpotifyRefused as exc:
+            if exc.status in (400, 401, 403, 404, 410):
+                with self._lock:
+                    self.artists_refused = exc.status
+                raise ArtistsRefused(exc.status) from None
+            raise
+        out: dict[str, list[str] | None] = {}
+        for item in (body or {}).get("artists") or [] if isinstance(body, dict) else []:
+            if isinstance(item, dict) and item.get("id") in ids:
+                genres = item.get("genres")
+                out[item["id"]] = [str(g) for g in genres if g] if isinstance(genres, list) else None
+        return out
+
+
+class ArtistsRefused(Exception):
+    """Spotify refused ``GET /artists`` to this app; remembered for the rest of the run.
+
+    ``args[0]`` is the HTTP status.
+    """
+
+
 class SpotifyRefused(SpotidanceError):
     """A 4xx from Spotify, explained: what happened and what to do."""
 
@@ -354,8 +396,21 @@ def row_object(row: dict | None) -> tuple[dict | None, str]:
     return obj, ""
 
 
-def track_fields(obj: dict, *, label: str, playlist_id: str) -> dict[str, Any]:
-    """CSV fields of a Spotify track object (values Spotify did not give stay empty)."""
+def added_at(row: dict) -> str:
+    """A playlist row's ``added_at`` (ISO 8601, UTC); ``""`` when unknown.
+
+    Spotify gives ``null`` or the Unix epoch (``1970-01-01T00:00:00Z``) for tracks added before it
+    recorded the date: both mean unknown, not 1970.
+    """
+    value = row.get("added_at") or ""
+    return "" if not isinstance(value, str) or value.startswith("1970-01-01") else value
+
+
+def track_fields(obj: dict, *, label: str, playlist_id: str, row: dict | None = None) -> dict[str, Any]:
+    """CSV fields of a Spotify track object (values Spotify did not give stay empty).
+
+    ``row`` is the playlist item holding ``obj`` (for ``added_at``).
+    """
     artists = obj.get("artists") or [{}]
     album = obj.get("album") or {}
     return {
@@ -370,6 +425,8 @@ def track_fields(obj: dict, *, label: str, playlist_id: str) -> dict[str, Any]:
         "isrc": ((obj.get("external_ids") or {}).get("isrc") or "").upper(),
         "label": label,
         "playlist_id": playlist_id,
+        "album_name": album.get("name") or "",
+        "added_at": added_at(row or {}),
     }
 
 

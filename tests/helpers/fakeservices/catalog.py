@@ -93,6 +93,14 @@ ARTISTS = ("Kobalt Unit", "Mira Vey", "Dust Theory", "Halden", "Orsola", "The Qu
            "Sena Dijk", "Brass Motel", "Juno Fell")  # fmt: skip
 
 
+#: Genres the fake's Spotify gives each artist (older apps; "Juno Fell" is not classified yet).
+ARTIST_GENRES: dict[str, list[str]] = {
+    "Kobalt Unit": ["techno", "minimal techno"], "Mira Vey": ["deep house"], "Dust Theory": ["techno", "hard techno"],
+    "Halden": ["ambient techno"], "Orsola": ["italo disco", "electro"], "The Quiet Rooms": ["deep house", "house"],
+    "Feral Lines": ["acid techno"], "Sena Dijk": ["dutch techno"], "Brass Motel": ["nu disco"], "Juno Fell": [],
+}  # fmt: skip
+
+
 def make_tracks(n: int, *, seed: int = 0, n_clips: int = 4, start_did: int = 100_000) -> list[Track]:
     """``n`` tracks with the catalogue's built-in gaps.
 

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from tests.helpers.fakeservices.catalog import DeezerEntry, Playlist, Track
+from tests.helpers.fakeservices.catalog import ARTIST_GENRES, DeezerEntry, Playlist, Track
 
 CLIENT_ID = "fake-client-id-0123456789abcdef"
 CLIENT_SECRET = "fake-client-secret-SHOULD-NEVER-LEAK-42"
@@ -102,6 +102,8 @@ class FakeServices:
         self.refresh_tokens: dict[str, str] = {}
         self.codes: dict[str, dict] = {}
         self.users = {"fakeuser": "Fake User"}
+        #: Status of ``GET /artists`` (set 403 or 404 to play an app refused the batch call).
+        self.artists_status = 200
         self._lock = threading.Lock()
         self._by_isrc: dict[str, DeezerEntry] = {}
         self._deezer: dict[int, DeezerEntry] = {}
@@ -366,9 +368,31 @@ def _handler(fake: FakeServices):
                     else:
                         out.append({**t.features(), "id": t.sid, "type": "audio_features", "uri": f"spotify:track:{t.sid}"})
                 return self._send(200, {"audio_features": out})
+            if parts == ["artists"]:
+                return self._artists(query)
             if parts and parts[0] == "playlists" and len(parts) >= 2:
                 return self._playlist(parts[1], parts[2:], query, user)
             return self._send(404, {"error": {"status": 404, "message": "Service not found"}})
+
+        def _artists(self, query):
+            """``GET /artists?ids=`` (at most 50): genres for older apps; none in ``dev2026`` (the field is deprecated)."""
+            if fake.artists_status != 200:
+                return self._send(fake.artists_status, {"error": {"status": fake.artists_status, "message": "Forbidden"}})
+            ids = [i for i in query.get("ids", "").split(",") if i]
+            if not ids or len(ids) > 50:
+                return self._send(400, {"error": {"status": 400, "message": "Too many ids requested"}})
+            names = {t.artist_id: t.artist for t in fake._tracks.values()}
+            out = []
+            for aid in ids:
+                if aid not in names:
+                    out.append(None)
+                    continue
+                artist = {"id": aid, "name": names[aid], "type": "artist", "uri": f"spotify:artist:{aid}", "images": []}
+                if fake.mode == "legacy":
+                    artist.update({"genres": list(ARTIST_GENRES.get(names[aid], [])), "popularity": 40,
+                                   "followers": {"href": None, "total": 1000}})  # fmt: skip
+                out.append(artist)
+            return self._send(200, {"artists": out})
 
         def _playlist(self, pid, rest, query, user):
             pl = fake.playlists.get(pid)
@@ -437,11 +461,13 @@ def _handler(fake: FakeServices):
                     return self._send(200, {"id": int(parts[1]), "title": name, "public": True, "nb_tracks": len(tracks), "type": "playlist"})
                 index, limit = int(query.get("index", 0)), min(100, int(query.get("limit", 25)))
                 data = []
-                for t in tracks[index : index + limit]:
+                for position, t in enumerate(tracks[index : index + limit], start=index):
                     if t.deezer is None:
                         continue
                     full = fake.deezer_track(t.deezer)
-                    data.append({k: v for k, v in full.items() if k not in ("isrc", "bpm", "gain", "release_date")})
+                    item = {k: v for k, v in full.items() if k not in ("isrc", "bpm", "gain", "release_date")}
+                    item["time_add"] = 0 if position % 7 == 3 else 1767225600 + 3600 * position  # 0: unknown, as Deezer sends
+                    data.append(item)
                 nxt = f"{fake.base_url}/deezer/playlist/{parts[1]}/tracks?index={index + limit}&limit={limit}" if index + limit < len(tracks) else None
                 body = {"data": data, "total": len(tracks)}
                 if nxt:

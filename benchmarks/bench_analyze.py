@@ -128,10 +128,14 @@ def main() -> int:
     paths = sorted(p for g in GENRES for p in (audio_dir / g).glob("*.mp3"))
     n = len(paths)
 
+    load_ours = os.getloadavg()[0]
     t_ours, table = ours(audio_dir, tmp / "analysis.csv", args.workers)
+    load_ref = os.getloadavg()[0]
     t_librosa, t_pyaa = reference(paths, tmp)
     t_ref = t_librosa + (t_pyaa or 0.0)
-    print(f"\nanalyze benchmark: {n} synthetic clips of 30 s, {default_workers()} cores")
+    print(f"\nanalyze benchmark: {n} synthetic clips of 30 s, {default_workers()} cores; "
+          f"1-min load average {load_ours:.2f} before spotidance, {load_ref:.2f} before the reference, "
+          f"{os.getloadavg()[0]:.2f} at the end (other jobs on the machine slow both; compare the ratio)")
     print(f"  reference (sequential): librosa load + beat_track + pyloudnorm {t_librosa:.1f} s"
           + (f", pyAudioAnalysis 70 columns {t_pyaa:.1f} s" if t_pyaa is not None else ", pyAudioAnalysis: not measured (run tools/pyaa_reference/build.sh)"))
     print(f"  reference: {n / t_ref:.1f} clips/s;  spotidance analyze --set all: {n / t_ours:.1f} clips/s")

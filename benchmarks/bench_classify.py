@@ -232,7 +232,8 @@ def bench_shipped(args) -> int:
     par = timed([*spot, str(folder)])
     n = len(files)
     print()
-    print(f"machine: {default_workers()} cores; model: shipped {args.shipped}; {n} x 30 s stereo 44.1 kHz mp3 (128 kb/s)")
+    print(f"machine: {default_workers()} cores, 1-min load average {os.getloadavg()[0]:.2f} at the end; "
+          f"model: shipped {args.shipped}; {n} x 30 s stereo 44.1 kHz mp3 (128 kb/s)")
     print(f"  cold start, one 30 s mp3 (fresh process; median of {args.repeat})  {cold:6.2f} s"
           f"   target < 1.5 s: {'met' if cold < 1.5 else 'MISSED'}")
     print(f"  folder, --workers 1 (sequential)                    {n / seq:6.1f} tracks/s")

@@ -68,6 +68,8 @@ _EPS = 1e-8  # pyAudioAnalysis's eps
 ESSENTIA_HALVE_ABOVE = 155.0
 #: Its tempo / true tempo, octave aligned: median 1.0047 on the probe clips (it reads ~0.5 % high).
 ESSENTIA_TEMPO_FACTOR = 1.0047
+#: Frames transformed at a time by :func:`_dft_magnitude` (its temporaries stay in the core's cache).
+_DFT_ROWS = 32
 _BEAT_FEATURES = (0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
 
 _SHORT_NAMES = (
@@ -149,6 +151,64 @@ def _dct_matrix(n: int) -> np.ndarray:
     return d
 
 
+@functools.lru_cache(maxsize=4)
+def _rader_plan(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Constants of Rader's algorithm for the DFT of real frames of prime length ``n`` (odd).
+
+    With ``g`` a primitive root modulo ``n``, bin ``g**-q`` of the DFT is
+    ``x[0] + sum_p x[g**p] * W**(g**(p - q))`` (``W = exp(-2 pi i / n)``): a cyclic convolution of
+    length ``n - 1`` of the permuted frame with ``b[m] = W**(g**-m)``. Returns the permutation
+    ``g**p``, the real FFT of ``Re b + Im b`` (one real convolution gives both parts, see
+    :func:`_dft_magnitude`), and for each bin ``1 .. (n - 1) / 2`` the output position ``q`` that
+    holds it or its conjugate.
+    """
+    m = n - 1
+    factors = [p for p in range(2, m + 1) if m % p == 0 and all(p % d for d in range(2, int(p**0.5) + 1))]
+    g = next(c for c in range(2, n) if all(pow(c, m // p, n) != 1 for p in factors))
+    perm = np.array([pow(g, p, n) for p in range(m)], dtype=np.intp)
+    g_inv = pow(g, n - 2, n)
+    bins = np.array([pow(g_inv, q, n) for q in range(m)], dtype=np.intp)  # output q is bin g**-q
+    kernel = np.exp(-2j * np.pi * bins / n)
+    half = m // 2
+    source = np.empty(n, dtype=np.intp)
+    source[bins[:half]] = np.arange(half)
+    source[n - bins[:half]] = np.arange(half)  # g**(q + half) = -g**q: the conjugate bin
+    return perm, np.fft.rfft(kernel.real + kernel.imag), source[1 : half + 1]
+
+
+def _dft_magnitude(frames: np.ndarray, n_bins: int) -> np.ndarray:
+    """``abs(numpy.fft.rfft(frames, axis=1))[:, :n_bins]`` for rows of odd prime length, faster.
+
+    pocketfft transforms the prime length 1103 by a direct O(n**2) pass (14 ms for the 600 frames
+    of a 30 s clip on the 2-core test machine, 10.5 ms this way); Rader's algorithm (an exact
+    identity of the DFT, Rader 1968) turns it into a cyclic convolution of length 1102 = 2 * 19 * 29,
+    done here with one real FFT and one inverse real FFT per frame. ``b``'s real part repeats with
+    period ``(n - 1) / 2`` and its imaginary part changes sign (``b[m + half] = conj(b[m])``), so the
+    two halves of the single real convolution with ``Re b + Im b`` separate into the real and the
+    imaginary part of each bin. The magnitudes equal numpy's to rounding (about 1e-15 of each frame's
+    largest bin; tested).
+    """
+    n = frames.shape[1]
+    perm, kernel, source = _rader_plan(n)
+    half = (n - 1) // 2
+    out = np.empty((len(frames), n_bins))
+    for start in range(0, len(frames), _DFT_ROWS):  # in blocks of rows: the temporaries stay in cache
+        block = frames[start : start + _DFT_ROWS]
+        conv = np.fft.irfft(np.fft.rfft(block[:, perm], axis=1) * kernel, n=n - 1, axis=1)
+        # twice the real and imaginary parts (halved at the end: scaling by 2 is exact)
+        re = conv[:, :half] + conv[:, half:]
+        re += 2.0 * block[:, :1]
+        im = np.subtract(conv[:, :half], conv[:, half:], out=conv[:, half:])
+        np.multiply(re, re, out=re)
+        np.multiply(im, im, out=im)
+        re += im
+        rows = out[start : start + _DFT_ROWS]
+        rows[:, 0] = np.abs(block.sum(axis=1))
+        np.sqrt(re[:, source[: n_bins - 1]], out=rows[:, 1:])
+        rows[:, 1:] *= 0.5
+    return out
+
+
 def _short_term(signal: np.ndarray, sample_rate: int) -> np.ndarray:
     """The 34 short-term features of every frame, ``(34, n_frames)``."""
     n_frames = (len(signal) - FRAME) // FRAME + 1
@@ -169,7 +229,7 @@ def _short_term(signal: np.ndarray, sample_rate: int) -> np.ndarray:
     out[2] = -(blocks * np.log2(blocks + _EPS)).sum(axis=1)
 
     # spectrum: |FFT| of the first nfft bins divided by nfft
-    mag = np.abs(np.fft.rfft(frames, axis=1)[:, :nfft]) / nfft
+    mag = _dft_magnitude(frames, nfft) / nfft
 
     # centroid and spread of mag / max(mag), from three matrix-vector products (no temporaries)
     peak = mag.max(axis=1)

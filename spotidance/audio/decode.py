@@ -115,22 +115,24 @@ class _NotForSoundfile(Exception):
 
 
 def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    """Samples and rate through libsndfile, the file opened once (its header's length, then the data)."""
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
+        handle = sf.SoundFile(str(path))
     except Exception as exc:
         raise _NotForSoundfile from exc
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise AudioDecodeError(f"corrupt audio ({short_reason(exc)})") from None
-    declared = int(info.frames)
+    with handle:
+        declared, rate = int(handle.frames), int(handle.samplerate)
+        try:
+            data = handle.read(dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise AudioDecodeError(f"corrupt audio ({short_reason(exc)})") from None
     if 0 < declared and data.shape[0] < TRUNCATION_TOLERANCE * declared:
         raise AudioDecodeError(
             f"truncated: decoded {data.shape[0] / rate:.1f} s of the {declared / rate:.1f} s its header declares"
         )
-    return _to_mono(data), int(rate)
+    return _to_mono(data), rate
 
 
 def _to_mono(data: np.ndarray) -> np.ndarray:
@@ -143,8 +145,8 @@ def _to_mono(data: np.ndarray) -> np.ndarray:
     channels = data.shape[1]
     if channels == 1:
         return data[:, 0]
-    acc = data[:, 0].copy()
-    for c in range(1, channels):
+    acc = np.add(data[:, 0], data[:, 1])
+    for c in range(2, channels):
         acc += data[:, c]
     acc /= np.float32(channels)
     return acc

@@ -286,6 +286,7 @@ def classify(
     batch_frames: int = BATCH_FRAMES,
     segment_seconds: float | None = None,
     progress: bool = False,
+    found: tuple[list[str], list[Skipped]] | None = None,
 ) -> ClassifyReport:
     """Classify audio files with one or more models (CNN bundles, tabular bundles, shipped models).
 
@@ -310,6 +311,10 @@ def classify(
         :data:`MIN_SEGMENT_SECONDS`, and at least one CNN frame.
     progress : bool
         Show a progress bar on stderr.
+    found : tuple of (list of str, list of Skipped), optional
+        What :func:`find_audio_files` already made of ``paths`` (the command expands them once, to
+        check its outputs against the inputs before any work); ``paths`` is then not expanded again
+        (a ``-`` in it would find standard input already read).
 
     Returns
     -------
@@ -335,7 +340,7 @@ def classify(
         segment_seconds = float(segment_seconds)
     feature_set = _feature_set_for(loaded)
     columns = sorted({c for m in loaded if m.kind == "tabular" for c in m.tabular.feature_columns})
-    files, skipped = find_audio_files(paths)
+    files, skipped = find_audio_files(paths) if found is None else (list(found[0]), list(found[1]))
     n_workers = max(1, min(workers or default_workers(), len(files)))
 
     tracks: list[TrackResult] = []

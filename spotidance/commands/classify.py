@@ -106,7 +106,8 @@ def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str 
     fmt = format_for(output, fmt)
     if plot is not None and segment_seconds is None:
         segment_seconds = SEGMENT_SECONDS
-    inputs = [*find_audio_files([p for p in paths_list if p != "-"])[0], *(m for m in models if os.path.isdir(m))]
+    found = find_audio_files(paths_list)  # once: the output check below and classify() use the same list
+    inputs = [*found[0], *(m for m in models if os.path.isdir(m))]
     for target, what in ((output, "--output"), (plot, "--plot")):
         if target:
             check_output(target, inputs=inputs, what=what)  # before any work: an input is never overwritten
@@ -114,7 +115,7 @@ def command(paths: tuple[str, ...], models: tuple[str, ...], top: int, fmt: str 
         if client is not None:
             click.echo(describe(client), err=True)
         report = classify(list(models) or None, paths_list, workers=workers, backend=backend,
-                          segment_seconds=segment_seconds, progress=progress.wanted(quiet=quiet))
+                          segment_seconds=segment_seconds, progress=progress.wanted(quiet=quiet), found=found)
     text = format_report(report, fmt=fmt, top=top)
     if plot is not None:
         plot_timeline(report, file=plot)

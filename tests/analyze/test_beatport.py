@@ -28,10 +28,14 @@ TABLE = HERE.parents[1] / ".." / "shared" / "data" / "beatport-features-2016" / 
 SR = 22050
 
 # Tolerance of the parity test. Both sides run the same float64 arithmetic; they differ only in
-# the FFT build (scipy.fftpack in the reference, scipy.fft here), the order of sums (per-frame
-# loops there, matrix products here) and the expanded variance of the spectral spread. Measured
-# worst case on the four signals: 5e-14 relative, 69-BPM and 70-BPMconf exactly equal. rtol 1e-6
-# leaves eight orders of magnitude for other BLAS/FFT builds, and still every behaviour difference
+# the DFT algorithm (scipy.fftpack in the reference, Rader's algorithm over numpy's FFT here,
+# beatport._dft_magnitude), the order of sums (per-frame loops there, matrix products here) and the
+# expanded variance of the spectral spread. Measured worst case on the four signals: 3e-13
+# relative, except the spectral spread of noise_bursts (2e-8 and 6e-8 relative, 4e-9 absolute):
+# its silent gaps are constant frames once the signal is de-meaned, whose spectrum off DC is pure
+# rounding noise of either DFT, which the spread's expanded variance amplifies. 69-BPM and
+# 70-BPMconf exactly equal. rtol 1e-6 leaves more than an order of magnitude above that noise for
+# other BLAS/FFT builds, and still every behaviour difference
 # we guard against moves columns of every signal by far more (docs/analyze-beatport2016.md):
 # 1102- instead of 1103-sample frames, eps 2.2e-16 instead of 1e-8 and 0.3.14's peak
 # normalisation change columns by 1e-4 to 1; a mutated module fails this test for each of them.
@@ -179,3 +183,23 @@ def test_essentia_bpm_puts_drum_and_bass_where_the_table_has_it():
     # drum and bass is produced at 170-178 BPM, techno at 120-135 BPM
     assert min(essentia_bpm(t) for t in (170, 174, 178)) <= dnb <= max(essentia_bpm(t) for t in (170, 174, 178))
     assert essentia_bpm(120) <= techno <= essentia_bpm(135)
+
+
+@pytest.mark.parametrize("n", [7, 13, 101, 1103])
+def test_rader_dft_magnitudes_equal_numpys_fft(n):
+    """The prime-length spectrum is computed by Rader's algorithm: the same magnitudes as a plain
+    FFT, to rounding, for every bin that the features use; silent and constant frames included."""
+    from spotidance.analyze.beatport import _dft_magnitude
+
+    rng = np.random.default_rng(n)
+    frames = rng.standard_normal((70, n))
+    frames[3] = 0.0
+    frames[4] = 0.25
+    frames[5] *= 1e-6
+    n_bins = n // 2
+    got = _dft_magnitude(frames, n_bins)
+    want = np.abs(np.fft.rfft(frames, axis=1))[:, :n_bins]
+    scale = np.maximum(want.max(axis=1, keepdims=True), 1e-300)
+    assert got.shape == want.shape
+    assert np.all(np.abs(got - want) <= 1e-13 * scale)
+    assert np.all(got[3] == 0.0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -140,3 +142,40 @@ def test_matches_pyloudnorm(sr):
 def test_bad_input_raises(y, sr):
     with pytest.raises(SpotidanceError):
         integrated_loudness(y, sample_rate=sr)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sosfilt_gives_scipys_numbers_with_or_without_its_kernel_loaded_alone(dtype, monkeypatch):
+    """loudness filters with scipy's compiled sosfilt kernel loaded by itself (importing scipy.signal
+    costs 0.7 s of CPU); the numbers must be scipy.signal.sosfilt's, and so must the fallback's."""
+    from scipy.signal import sosfilt as scipy_sosfilt
+
+    from spotidance.analyze import loudness
+
+    rng = np.random.default_rng(3)
+    x = (0.3 * rng.standard_normal(30_000)).astype(dtype)
+    for rate in (22050, 44100, 48000):
+        sos = loudness.k_weighting_sos(rate).astype(dtype)
+        want = scipy_sosfilt(sos, x)
+        loudness._sosfilt_kernel.cache_clear()
+        monkeypatch.delitem(sys.modules, "scipy.signal")  # as in a fresh worker process
+        assert loudness._sosfilt_kernel() is not None
+        monkeypatch.undo()
+        got = loudness.sosfilt(sos, x)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        loudness._sosfilt_kernel.cache_clear()
+        monkeypatch.setattr(loudness, "_sosfilt_kernel", lambda: None)
+        assert np.array_equal(loudness.sosfilt(sos, x), want)
+        monkeypatch.undo()
+    loudness._sosfilt_kernel.cache_clear()
+
+
+def test_loudness_in_a_fresh_process_does_not_import_scipy_signal():
+    code = ("import sys, numpy as np\n"
+            "from spotidance.analyze.loudness import integrated_loudness\n"
+            "y = 0.1 * np.sin(np.arange(22050 * 3) * 0.3)\n"
+            "print(round(integrated_loudness(y, sample_rate=22050), 3), 'scipy.signal' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    value, imported = done.stdout.split()
+    assert imported == "False"
+    assert float(value) == pytest.approx(integrated_loudness(0.1 * np.sin(np.arange(22050 * 3) * 0.3), sample_rate=22050), abs=1e-3)

@@ -130,3 +130,28 @@ def test_numpy_filters_and_peak_picking_equal_scipys():
         e = x[0]
         kw = dict(height=0.1 * np.percentile(e, 99.5), distance=6, prominence=0.05 * e.max())
         np.testing.assert_array_equal(T._find_peaks(e, **kw), find_peaks(e, **kw)[0])
+
+
+def test_vectorised_peak_picking_equals_scipy_on_plateaus_ties_and_long_spans():
+    """_find_peaks finds plateaus from runs and prominence bases by binary lifting: check the cases
+    those shortcuts could get wrong (plateaus at the edges, many equal values, bases far away)."""
+    from scipy.signal import find_peaks
+
+    from spotidance.analyze import tempo as T
+
+    rng = np.random.default_rng(1)
+    cases = []
+    for _ in range(200):
+        n = int(rng.integers(3, 700))
+        cases.append((np.round(rng.random(n) * 5) / 5, 1))  # ties everywhere: no distance rule (its tie order is ours)
+        x = rng.random(n) ** 3
+        x[: min(3, n)] = x[0]  # a plateau at the start
+        x[-min(4, n):] = x[-1]  # and at the end
+        cases.append((x, int(rng.integers(1, 30))))
+    spike = np.zeros(3000)
+    spike[1500], spike[10], spike[2990] = 1.0, 0.2, 0.3  # bases ~1500 samples away
+    cases += [(spike, 1), (spike, 50), (np.array([0.0, 1.0]), 1), (np.array([0.0, 1.0, 0.0]), 1)]
+    for x, distance in cases:
+        for prominence in (0.0, 0.05 * x.max(), 0.5 * x.max()):
+            kw = dict(height=0.1 * np.percentile(x, 50), distance=distance, prominence=prominence)
+            np.testing.assert_array_equal(T._find_peaks(x, **kw), find_peaks(x, **kw)[0])

@@ -225,3 +225,44 @@ def test_cli_output_rule_never_overwrites_an_input_and_dash_is_stdout(model_dir,
     proc = run_cli(str(song), "--model", str(model_dir), "-o", "-", "--format", "csv")
     assert proc.returncode == 0 and proc.stdout.startswith("path,label,frames")
     assert not (tmp_path / "-").exists() and "results in" not in proc.stderr
+
+
+def test_cli_expands_its_inputs_once_and_checks_stdin_paths_before_any_work(model_dir, audio_dir, tmp_path, monkeypatch, capsys):
+    """The command expands PATHS once (stdin read once) and hands that list to classify(); an
+    --output that names a file listed on stdin is refused before anything is decoded."""
+    import spotidance.audio.files as files_module
+    import spotidance.classify.run as run_module
+    import spotidance.commands.classify as command_module
+    from tests.helpers.cli import run_main
+
+    song = Path(shutil.copy(audio_dir / "clip10.mp3", tmp_path / "song.mp3"))
+    calls = []
+    real = files_module.find_audio_files
+
+    def counting(paths):
+        paths = list(paths)
+        calls.append(paths)
+        return real(paths)
+
+    monkeypatch.setattr(command_module, "find_audio_files", counting)
+    monkeypatch.setattr(run_module, "find_audio_files", counting)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{song}\n"))
+    out = tmp_path / "labels.csv"
+    code, _, err = run_main(["classify", "-", "--model", model_dir, "-o", out], capsys)
+    assert code == 0, err
+    assert len(calls) == 1
+    with out.open(newline="") as fh:
+        assert [Path(r["path"]).name for r in csv.DictReader(fh)] == ["song.mp3"]
+
+    decoded = []
+
+    def no_decoding(path, **kwargs):
+        decoded.append(path)
+        raise AssertionError("decoded before the output check")
+
+    monkeypatch.setattr(run_module, "load", no_decoding)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{song}\n"))
+    before = song.read_bytes()
+    code, _, err = run_main(["classify", "-", "--model", model_dir, "-o", song, "--workers", "1"], capsys)
+    assert code == 2 and "is one of this run's inputs" in err and "Traceback" not in err
+    assert song.read_bytes() == before and decoded == []

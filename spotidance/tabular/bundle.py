@@ -1,8 +1,11 @@
 """The tabular model bundle: a :class:`~spotidance.tabular.model.TabularModel` as a folder.
 
 It belongs to the same family as the CNN bundle (``docs/bundle.md``): the same ``format``
-(``spotidance-model``) and ``bundle_version`` (1), told apart by ``"kind": "tabular"`` in
-``bundle.json`` (a CNN bundle has no ``kind``, read as ``"cnn"``). Layout::
+(``spotidance-model``), told apart by ``"kind": "tabular"`` in ``bundle.json`` (a CNN bundle has
+no ``kind``, read as ``"cnn"``). Tabular ``bundle_version`` 1: members ``gbt``, ``kernel``,
+``linear``; version 2 adds the ``forest`` member (extra trees), and a model without it is still
+written as version 1 so older readers keep reading it (they refuse a version 2 bundle with "written by
+a newer spotidance"). Layout::
 
     MODEL_DIR/
       bundle.json    format, bundle_version, kind, model_name (the recipe), labels,
@@ -36,12 +39,19 @@ from typing import Any
 
 import numpy as np
 
-from spotidance.core.bundle_files import read_json, sha256_file, swap_into_place, write_text_synced
+from spotidance.core.bundle_files import (
+    read_json,
+    sha256_file,
+    swap_into_place,
+    write_text_synced,
+)
 from spotidance.core.errors import SpotidanceError
 from spotidance.tabular.model import TabularModel
 
 BUNDLE_FORMAT = "spotidance-model"
-BUNDLE_VERSION = 1
+#: The newest tabular bundle version this reader takes. Version 2 added the ``forest`` member
+#: (extra trees); a bundle without it is still written as version 1, so older spotidance reads it.
+BUNDLE_VERSION = 2
 KIND = "tabular"
 MANIFEST = "bundle.json"
 MODEL_FILE = "model.npz"
@@ -95,7 +105,7 @@ def save_tabular_bundle(out_dir: str | os.PathLike, *, model: TabularModel, metr
 
         manifest = {
             "format": BUNDLE_FORMAT,
-            "bundle_version": BUNDLE_VERSION,
+            "bundle_version": bundle_version_for(spec),
             "kind": KIND,
             "spotidance_version": getattr(spotidance, "__version__", "?"),
             "model_name": str(card.get("recipe", {}).get("name", "tabular")),
@@ -112,6 +122,11 @@ def save_tabular_bundle(out_dir: str | os.PathLike, *, model: TabularModel, metr
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def bundle_version_for(spec: dict[str, Any]) -> int:
+    """The lowest bundle version that can hold a model description (``to_arrays()[1]``)."""
+    return 2 if "forest" in spec.get("components", []) else 1
 
 
 def load_tabular_bundle(path: str | os.PathLike) -> TabularModel:

@@ -13,7 +13,7 @@ Why the predictor is hand-written NumPy and not LightGBM's or scikit-learn's own
 * **Small and exact.** The predictor is ~100 lines: a vectorised walk of LightGBM's dumped trees
   (LightGBM's numerical-split rule, missing-value handling included) and a closed-form kernel
   logistic regression. ``tests/tabular`` check it against LightGBM's and scikit-learn's own
-  predictions to 1e-9.
+  predictions to 1e-9 (the extra trees to 1e-12).
 
 Components (any of them may be absent, the ensemble is their weighted soft vote):
 
@@ -21,6 +21,10 @@ Components (any of them may be absent, the ensemble is their weighted soft vote)
     gradient-boosted trees (LightGBM, multiclass softmax or binary logistic), flattened: node
     arrays ``feature, threshold, left, right, value, default_left, missing_type``; a leaf has
     ``feature == -1``; children always come after their parent, so a walk cannot loop.
+``forest``
+    extra trees (scikit-learn, no bootstrap), flattened like ``gbt`` but with a row of class
+    counts per leaf (``leaf``, ``counts``); the probability is the mean over trees of the leaf's
+    class fractions, as scikit-learn computes it (bundle version 2).
 ``kernel``
     RBF kernel logistic regression: standardise, clip to +-``clip``, RBF kernel against
     ``centers`` (Nystroem landmarks), one matrix product ``coef`` and ``intercept`` (the Nystroem
@@ -49,6 +53,8 @@ _MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = 0, 1, 2
 #: Rows predicted per chunk (bounds the ``rows x trees`` working arrays to a few MB).
 _CHUNK = 256
 _MAX_DEPTH = 64
+#: Ensemble member names, in bundle order.
+COMPONENTS = ("gbt", "forest", "kernel", "linear")
 
 
 @dataclasses.dataclass
@@ -108,11 +114,15 @@ class Trees:
         return out
 
     def _walk_arrays(self):
-        """Node arrays in which a leaf points to itself (feature 0, threshold +inf)."""
-        leaf = self.feature < 0
-        idx = np.arange(len(self.feature))
-        return (np.where(leaf, 0, self.feature).astype(np.intp), np.where(leaf, np.inf, self.threshold),
-                np.where(leaf, idx, self.left).astype(np.intp), np.where(leaf, idx, self.right).astype(np.intp))
+        """Node arrays in which a leaf points to itself (feature 0, threshold +inf); computed once."""
+        cached = self.__dict__.get("_walk")
+        if cached is None:
+            leaf = self.feature < 0
+            idx = np.arange(len(self.feature))
+            cached = (np.where(leaf, 0, self.feature).astype(np.intp), np.where(leaf, np.inf, self.threshold),
+                      np.where(leaf, idx, self.left).astype(np.intp), np.where(leaf, idx, self.right).astype(np.intp))
+            self.__dict__["_walk"] = cached
+        return cached
 
     def _walk_fast(self, Xc, node, walk):
         """The walk for inputs without NaN (NaN is refused at prediction time anyway)."""
@@ -201,6 +211,115 @@ class Trees:
             missing_type=np.array(mtype, np.int8), roots=np.array(roots, np.int32),
             tree_class=np.array(tree_class, np.int32), n_outputs=n_outputs, max_depth=max_depth,
         )
+
+
+@dataclasses.dataclass
+class Forest:
+    """Averaged classification trees with class-count leaves (scikit-learn extra trees), flattened.
+
+    Node arrays ``feature, threshold, left, right, leaf`` (a leaf has ``feature == -1`` and
+    ``leaf`` >= 0, the row of ``counts`` holding the training rows of each class that reached
+    it); children always come after their parent. A tree's probability is its leaf's class
+    fractions, the forest's the mean over trees (scikit-learn's rule for unweighted trees without
+    bootstrap). scikit-learn compares float32 inputs with float64 thresholds; the thresholds are
+    stored as the largest float32 not above them, so comparing the float32 input with them gives
+    the same branch.
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray  # float32
+    left: np.ndarray
+    right: np.ndarray
+    leaf: np.ndarray
+    counts: np.ndarray  # (n_leaves, n_classes) unsigned integers
+    roots: np.ndarray
+    max_depth: int
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X32 = np.asarray(X, dtype=np.float64).astype(np.float32)
+        n_trees = len(self.roots)
+        leaf_node, feat, thr, left, right, totals = self._walk_arrays()
+        out = np.zeros((X32.shape[0], self.counts.shape[1]))
+        for start in range(0, X32.shape[0], _CHUNK):
+            Xc = X32[start:start + _CHUNK]
+            flat = Xc.ravel()
+            base = (np.arange(Xc.shape[0]) * Xc.shape[1])[:, None]
+            node = np.broadcast_to(self.roots.astype(np.intp), (Xc.shape[0], n_trees)).copy()
+            for _ in range(self.max_depth):
+                node = np.where(flat[base + feat[node]] <= thr[node], left[node], right[node])
+            if not leaf_node[node].all():
+                raise SpotidanceError("damaged forest model: a walk did not reach a leaf")
+            rows = self.leaf[node]  # (chunk, n_trees)
+            frac = self.counts[rows] / totals[rows][:, :, None]
+            out[start:start + Xc.shape[0]] = frac.mean(axis=1)
+        return out
+
+    def _walk_arrays(self):
+        """Node arrays in which a leaf points to itself, and the rows per leaf (computed once)."""
+        cached = self.__dict__.get("_walk")
+        if cached is None:
+            leaf_node = self.feature < 0
+            idx = np.arange(len(self.feature))
+            cached = (leaf_node, np.where(leaf_node, 0, self.feature).astype(np.intp),
+                      np.where(leaf_node, np.float32(np.inf), self.threshold).astype(np.float32),
+                      np.where(leaf_node, idx, self.left).astype(np.intp),
+                      np.where(leaf_node, idx, self.right).astype(np.intp),
+                      self.counts.sum(axis=1, dtype=np.float64))
+            self.__dict__["_walk"] = cached
+        return cached
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {
+            f"{prefix}feature": self.feature.astype(np.int32),
+            f"{prefix}threshold": self.threshold.astype(np.float32),
+            f"{prefix}left": self.left.astype(np.int32),
+            f"{prefix}right": self.right.astype(np.int32),
+            f"{prefix}leaf": self.leaf.astype(np.int32),
+            f"{prefix}counts": self.counts,
+            f"{prefix}roots": self.roots.astype(np.int32),
+        }
+
+    @classmethod
+    def from_sklearn(cls, forest) -> Forest:
+        """Flatten a fitted scikit-learn ``ExtraTreesClassifier`` / ``RandomForestClassifier``.
+
+        Only forests without bootstrap and sample or class weights are exact (their leaves hold
+        whole training rows); bootstrap forests are refused.
+        """
+        if getattr(forest, "bootstrap", False) or getattr(forest, "class_weight", None) is not None:
+            raise SpotidanceError("only unweighted forests without bootstrap can be flattened")
+        feature, threshold, left, right, leaf, counts, roots = [], [], [], [], [], [], []
+        offset = n_leaves = 0
+        max_depth = 0
+        for est in forest.estimators_:
+            t = est.tree_
+            n = t.node_count
+            is_leaf = t.children_left < 0
+            roots.append(offset)
+            feature.append(np.where(is_leaf, -1, t.feature).astype(np.int32))
+            thr = np.where(is_leaf, 0.0, t.threshold)
+            thr32 = thr.astype(np.float32)
+            # the largest float32 not above the float64 threshold: same branch for float32 inputs
+            thr32 = np.where(thr32.astype(np.float64) > thr, np.nextafter(thr32, np.float32(-np.inf)), thr32)
+            threshold.append(thr32.astype(np.float32))
+            left.append(np.where(is_leaf, -1, t.children_left + offset).astype(np.int32))
+            right.append(np.where(is_leaf, -1, t.children_right + offset).astype(np.int32))
+            lf = np.full(n, -1, np.int64)
+            lf[is_leaf] = n_leaves + np.arange(int(is_leaf.sum()))
+            leaf.append(lf.astype(np.int32))
+            value = t.value[is_leaf, 0, :]
+            # scikit-learn >= 1.4 stores class fractions, older versions counts
+            c = value * t.n_node_samples[is_leaf][:, None] if value.max() <= 1.0 + 1e-12 else value
+            counts.append(np.rint(c))
+            n_leaves += int(is_leaf.sum())
+            offset += n
+            max_depth = max(max_depth, int(t.max_depth))
+        counts_all = np.concatenate(counts)
+        top = counts_all.max()
+        dtype = np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32
+        return cls(feature=np.concatenate(feature), threshold=np.concatenate(threshold),
+                   left=np.concatenate(left), right=np.concatenate(right), leaf=np.concatenate(leaf),
+                   counts=counts_all.astype(dtype), roots=np.array(roots, np.int32), max_depth=max_depth)
 
 
 @dataclasses.dataclass
@@ -293,8 +412,8 @@ class TabularModel:
         The raw input columns, matched by name in :meth:`predict_proba`.
     tempo_features : bool
         Whether the engineered tempo features are appended before the classifiers.
-    gbt, kernel, linear : Trees or KernelLogit or Linear or None
-        The ensemble's members.
+    gbt, kernel, linear, forest : Trees or KernelLogit or Linear or Forest or None
+        The ensemble's members (``forest``: extra trees, since bundle version 2).
     weights : dict
         Component name -> weight in the soft vote (normalised to sum 1 over present members).
     novelty : Novelty or None
@@ -311,6 +430,7 @@ class TabularModel:
     weights: dict[str, float]
     novelty: Novelty | None = None
     card: dict[str, Any] = dataclasses.field(default_factory=dict)
+    forest: Forest | None = None
 
     @property
     def model_feature_names(self) -> list[str]:
@@ -379,9 +499,9 @@ class TabularModel:
         return sum((weights.get(name, 0.0) / total) * comp.predict_proba(D) for name, comp in members.items())
 
     def members(self) -> dict[str, Any]:
-        """The present ensemble members by name (``gbt``, ``kernel``, ``linear``)."""
-        return {name: comp for name, comp in (("gbt", self.gbt), ("kernel", self.kernel), ("linear", self.linear))
-                if comp is not None}
+        """The present ensemble members by name (``gbt``, ``forest``, ``kernel``, ``linear``)."""
+        return {name: comp for name, comp in (("gbt", self.gbt), ("forest", self.forest), ("kernel", self.kernel),
+                                              ("linear", self.linear)) if comp is not None}
 
     def novelty_score(self, data: Any) -> np.ndarray:
         """Mahalanobis distance of each row from the training data (NaN without a novelty model)."""
@@ -423,6 +543,11 @@ class TabularModel:
             spec["components"].append("gbt")
             spec["gbt"] = {"n_outputs": self.gbt.n_outputs, "max_depth": self.gbt.max_depth,
                            "n_trees": len(self.gbt.roots), "n_nodes": len(self.gbt.feature)}
+        if self.forest is not None:
+            arrays.update(self.forest.arrays("forest."))
+            spec["components"].append("forest")
+            spec["forest"] = {"max_depth": self.forest.max_depth, "n_trees": len(self.forest.roots),
+                              "n_nodes": len(self.forest.feature), "n_leaves": int(self.forest.counts.shape[0])}
         if self.kernel is not None:
             arrays.update(self.kernel.arrays("kernel."))
             spec["components"].append("kernel")
@@ -466,8 +591,8 @@ class TabularModel:
         n_in = n_raw + (len(tempo_feature_names(columns)) if tempo else 0)
         n_classes = len(labels)
         components = spec.get("components")
-        if not isinstance(components, list) or not components or not set(components) <= {"gbt", "kernel", "linear"}:
-            raise bad("components must be a non-empty subset of gbt, kernel, linear")
+        if not isinstance(components, list) or not components or not set(components) <= set(COMPONENTS):
+            raise bad(f"components must be a non-empty subset of {', '.join(COMPONENTS)}")
         weights = spec.get("weights")
         if not (isinstance(weights, dict) and set(weights) <= set(components) and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
@@ -533,6 +658,37 @@ class TabularModel:
                 raise bad("kernel array shapes")
             kernel = KernelLogit(mean=mean, scale=scale, clip=float(clip), gamma=float(gamma),
                                  centers=centers, coef=coef, intercept=intercept)
+        forest = None
+        if "forest" in components:
+            f = spec.get("forest") or {}
+            max_depth = f.get("max_depth")
+            if not isinstance(max_depth, int) or isinstance(max_depth, bool) or not 0 <= max_depth <= _MAX_DEPTH:
+                raise bad("forest max_depth out of range")
+            feature = arr("forest.feature", "i", 1).astype(np.int64)
+            n = len(feature)
+            threshold = arr("forest.threshold", "f", 1)
+            left, right = arr("forest.left", "i", 1).astype(np.int64), arr("forest.right", "i", 1).astype(np.int64)
+            leaf = arr("forest.leaf", "i", 1).astype(np.int64)
+            counts = arr("forest.counts", "u", 2)
+            roots = arr("forest.roots", "i", 1).astype(np.int64)
+            if n == 0 or not (len(threshold) == len(left) == len(right) == len(leaf) == n):
+                raise bad("forest node arrays differ in length")
+            internal = feature >= 0
+            idx = np.arange(n)
+            if (feature >= n_in).any() or (feature < -1).any():
+                raise bad("forest split feature out of range")
+            if ((left[internal] <= idx[internal]) | (right[internal] <= idx[internal]) | (left[internal] >= n) | (right[internal] >= n)).any():
+                raise bad("forest child index out of range")
+            if len(roots) == 0 or (roots < 0).any() or (roots >= n).any():
+                raise bad("forest roots out of range")
+            n_leaves = int((~internal).sum())
+            leaves = leaf[~internal]
+            if counts.shape != (n_leaves, n_classes) or (leaf[internal] != -1).any() or (leaves < 0).any() or (
+                    leaves >= n_leaves).any() or (np.bincount(leaves, minlength=n_leaves) != 1).any() or (
+                    counts.sum(axis=1) == 0).any():
+                raise bad("forest leaves and class counts do not match")
+            forest = Forest(feature=feature, threshold=threshold.astype(np.float32), left=left, right=right, leaf=leaf,
+                            counts=counts, roots=roots, max_depth=max_depth)
         linear = None
         if "linear" in components:
             lin = spec.get("linear") or {}
@@ -558,7 +714,7 @@ class TabularModel:
                 raise bad("novelty array shapes")
             novelty = Novelty(mean=mean, scale=scale, location=loc, precision=prec, threshold=float(thr))
         return cls(labels=list(labels), feature_columns=list(columns), tempo_features=tempo,
-                   gbt=gbt, kernel=kernel, linear=linear,
+                   gbt=gbt, kernel=kernel, linear=linear, forest=forest,
                    weights={k: float(v) for k, v in weights.items()}, novelty=novelty)
 
 

@@ -118,7 +118,9 @@ def train_tabular(
     out : path-like, optional
         Bundle folder to write (see :func:`spotidance.tabular.bundle.save_tabular_bundle`).
     recipe : str or Recipe, optional
-        ``"ensemble"`` (default), ``"gbt"``, ``"gbt-raw"`` or ``"kernel"``.
+        A name from :data:`spotidance.tabular.recipes.RECIPES` (``"ensemble"``, the default:
+        boosted trees + extra trees + kernel and linear logistic regression; ``"ensemble-v1"``,
+        ``"gbt"``, ``"gbt-raw"``, ...) or a :class:`~spotidance.tabular.recipes.Recipe`.
     card : dict, optional
         Extra model-card fields (``name``, ``data``: provenance and licence, ...).
     progress : callable, optional

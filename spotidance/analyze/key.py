@@ -20,21 +20,36 @@ profiles that Faraldo et al. (2016) measured on electronic dance music:
    ``HARMONIC_SLOPE ** (h - 1)``, through a cos² window one semitone wide. The subharmonic sum
    credits a note's fundamental with the energy of its overtones (a sawtooth's 3rd and 5th
    harmonics would otherwise pass for a fifth and a major third). Each frame's profile is scaled
-   to a maximum of 1 (Gómez's ``unitMax``), so a loud frame does not outvote the rest, and the
-   frames are summed.
-5. **Key.** The 12-bin profile is correlated (Pearson) with the 24 rotations of Faraldo's
-   ``edma`` major and minor profiles; the best correlation gives key and mode, and is the
-   ``strength``.
-6. **No key.** Key and mode are None when the clip is silent, when the best correlation is below
-   :data:`MIN_STRENGTH`, or when the median spectral flatness of its frames (80-5000 Hz, Gray &
-   Markel 1974) is above :data:`MAX_FLATNESS`: noise, and drum loops of hi-hats, snares and
+   to a maximum of 1 (Gómez's ``unitMax``), so a loud frame does not outvote the rest; their sum
+   is the clip's profile (:func:`pitch_class_profile`).
+5. **Local key evidence.** The frames are summed over segments of about :data:`SEGMENT_SECONDS`
+   (a bar or two at dance tempi), and each segment's profile is correlated (Pearson) with the 24
+   rotations of Faraldo's ``edma`` major and minor profiles; the 24 correlations are averaged
+   over the segments, so each stretch of music votes with equal weight, and a key that fits
+   every stretch beats one that only the clip's total favours (notes that linger in one part of
+   the clip, say a bass on the 3rd degree for some bars, weigh on the total more than on the
+   vote). Windowed key analysis follows Chai & Vercoe (2005) and Noland & Sandler (2006),
+   without their key-change models: one key per clip.
+6. **Key signature.** Each segment is also correlated with the 12 diatonic collections (the
+   seven notes of a major scale and its relative minor: Chai & Vercoe's first step, the key
+   signature, before the tonic); :data:`COLLECTION_WEIGHT` times the mean correlation of a key's
+   collection is added to its score. Key profiles weight the tonic, fifth and third and hardly
+   tell a 4th degree from a raised 4th; the collection term counts every note in or out of the
+   scale (F natural points to C major or A minor, F sharp to G major or E minor). The best score
+   gives key and mode; ``strength`` is the correlation of the whole clip's profile with the
+   chosen key's profile.
+7. **No key.** Key and mode are None when the clip is silent, when the best correlation of the
+   clip's profile with any key profile is below :data:`MIN_STRENGTH`, or when the median
+   spectral flatness of its frames (80-5000 Hz, Gray & Markel 1974) is above
+   :data:`MAX_FLATNESS`: noise, and drum loops of hi-hats, snares and
    claps, are flat; tones and chords are not. A pitched kick drum (a sine sweep settling on
    40-60 Hz, whose overtones reach the analysed band) is tonal content: a loop of only such kicks
    reads as a key of low strength (0.55-0.7 measured), which callers can filter on ``strength``.
 
 The parameters (frame length, 80 Hz, energy weighting, 8 harmonics, one-semitone window) were
-chosen on 40 synthetic clips per genre (``spotidance.synth`` seeds ``[7100, g, i]``); accuracy is
-reported in the doc on other seeds. They stay within what HPCP key estimators use (Essentia's
+chosen on 40 synthetic clips per genre (``spotidance.synth`` seeds ``[7100, g, i]``), the segment
+length and the key-signature weight of steps 5-6 on 100 clips per genre of seeds 7100 and 7200;
+accuracy is reported in the doc on seed 9100. They stay within what HPCP key estimators use (Essentia's
 ``KeyExtractor``: 4096-sample frames without overlap, spectral peaks, 4 harmonics with slope
 0.6, a cosine window, frames scaled to a maximum of 1); the departures are the 80 Hz floor
 (Essentia: 25 Hz, argued in step 2) and 8 harmonics instead of 4, and nothing refers to how the synthesiser
@@ -42,10 +57,11 @@ builds a clip.
 
 Hand-written (numpy + scipy.fft) rather than Essentia's ``KeyExtractor``: Essentia is a large
 AGPL binary dependency, and librosa has no spectral-peak HPCP (its ``chroma_cqt`` front end, used
-before, got 21 % of held-out synthetic techno clips right, this method 92 %). The whole
-estimate takes 8-11 ms of CPU per 30 s clip at 22,050 Hz (``benchmarks/bench_key.py`` on a
-loaded 2-core machine). Exact key and mode on held-out synthetic clips: techno 92 %, EDM 76 %,
-drum and bass 96 %.
+before, got 17 % of held-out synthetic techno clips right, this method 94 %). The whole
+estimate takes about 8 ms of CPU per 30 s clip at 22,050 Hz (``benchmarks/bench_key.py`` on a
+loaded 2-core machine). Exact key and mode on held-out synthetic clips (seeds 9100 and 9200,
+200 per genre): techno 94.5 %, EDM 82 % (86 and 78 % on the two seeds), drum and bass 93 %
+(with one correlation of the clip's profile instead of steps 5-6: 91.5 / 70 / 95.5 %).
 
 Key names use sharps (``"F# minor"``), as Spotify's pitch-class convention and Beatport do;
 :func:`camelot` gives the Camelot wheel code DJs mix by (``"8B"`` = C major, ``"8A"`` = A minor).
@@ -84,6 +100,12 @@ FRAME_FLOOR_DB = -60.0
 HARMONICS, HARMONIC_SLOPE = 8, 0.6
 #: Width of the cos² window mapping a frequency onto pitch classes, in semitones.
 WINDOW_SEMITONES = 1.0
+#: Length of the segments whose key correlations are averaged (step 5), seconds: a bar or two at
+#: dance tempi (1.6 bars at 128 BPM), the span of a chord or two. Chosen on development clips
+#: (1.1-6 s all within a few points; docs/analyze-key-loudness.md).
+SEGMENT_SECONDS = 3.0
+#: Weight of the diatonic-collection (key signature) evidence against the key profile (step 6).
+COLLECTION_WEIGHT = 0.5
 #: Below this profile correlation there is no key to speak of (noise, drums): key/mode are None.
 MIN_STRENGTH = 0.5
 #: Above this spectral flatness (80-5000 Hz, median over frames; 0 = pure tones, 0.56 = white
@@ -100,6 +122,9 @@ def _templates() -> np.ndarray:
 
 
 _TEMPLATES = _templates()
+#: The diatonic collection (the white notes, C D E F G A B) moved up 0..11 semitones, mean removed.
+_DIATONIC = np.stack([np.roll(np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1.0]), k) for k in range(12)])
+_DIATONIC = _DIATONIC - _DIATONIC.mean(axis=1, keepdims=True)
 
 
 class KeyEstimate(NamedTuple):
@@ -204,12 +229,60 @@ def estimate_key(y: np.ndarray, *, sample_rate: int = 22050) -> KeyEstimate:
     out = _analyse(y, sample_rate=sample_rate)
     if out is None:
         return KeyEstimate(None, None, 0.0)
-    profile, flatness = out
-    key, mode, r = match_profile(profile)
-    strength = float(np.clip(r, 0.0, 1.0))
-    if strength < MIN_STRENGTH or flatness > MAX_FLATNESS:
-        return KeyEstimate(None, None, strength)
-    return KeyEstimate(key, mode, strength)
+    frames, flatness, frame_seconds = out
+    profile = frames.sum(axis=0)
+    r_global = _correlations(profile[None, :], _TEMPLATES)[0]
+    if float(r_global.max()) < MIN_STRENGTH or flatness > MAX_FLATNESS:
+        return KeyEstimate(None, None, float(np.clip(r_global.max(), 0.0, 1.0)))
+    best = int(np.argmax(key_scores(frames, frame_seconds=frame_seconds)))
+    key, mode = best % 12, 1 if best < 12 else 0
+    return KeyEstimate(key, mode, float(np.clip(r_global[best], 0.0, 1.0)))
+
+
+def key_scores(frames: np.ndarray, *, frame_seconds: float) -> np.ndarray:
+    """The 24 key scores of steps 5-6 of the module docstring (rows C major ... B major, C minor ... B minor).
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        Per-frame pitch-class profiles, shape ``(n_frames, 12)``, C first, in time order.
+    frame_seconds : float
+        Seconds per frame (the hop).
+
+    Raises
+    ------
+    SpotidanceError
+        If ``frames`` is not a non-empty finite ``(n, 12)`` array or ``frame_seconds`` is not positive.
+
+    Returns
+    -------
+    numpy.ndarray
+        24 scores: the mean over segments of :data:`SEGMENT_SECONDS` of the Pearson correlation
+        with the rotated ``edma`` profile, plus :data:`COLLECTION_WEIGHT` times the mean
+        correlation of the same segments with the key's diatonic collection (its key signature:
+        a C major and an A minor key share the white notes).
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.ndim != 2 or frames.shape[1] != 12 or frames.shape[0] == 0 or not np.isfinite(frames).all():
+        raise SpotidanceError(f"key_scores needs finite frames of shape (n >= 1, 12), got {frames.shape}")
+    if not frame_seconds > 0:
+        raise SpotidanceError(f"frame_seconds must be positive, got {frame_seconds!r}")
+    n = frames.shape[0]
+    n_seg = max(1, round(n * frame_seconds / SEGMENT_SECONDS))
+    edges = np.linspace(0, n, n_seg + 1).round().astype(np.int64)[:-1]
+    segments = np.add.reduceat(frames, edges, axis=0)
+    local = _correlations(segments, _TEMPLATES).mean(axis=0)
+    collection = _correlations(segments, _DIATONIC).mean(axis=0)  # 12: the white notes moved up k semitones
+    # a major key's collection starts on its tonic, a minor key's on its relative major (3 up)
+    by_key = np.concatenate([collection, collection[(np.arange(12) + 3) % 12]])
+    return local + COLLECTION_WEIGHT * by_key
+
+
+def _correlations(rows: np.ndarray, templates: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row (12 bins) with each mean-removed template row."""
+    v = rows - rows.mean(axis=1, keepdims=True)
+    denom = np.sqrt((v * v).sum(axis=1))[:, None] * np.sqrt((templates * templates).sum(axis=1))[None, :]
+    return np.divide(v @ templates.T, denom, out=np.zeros((rows.shape[0], templates.shape[0])), where=denom > 0)
 
 
 def match_profile(profile: np.ndarray) -> tuple[int, int, float]:
@@ -246,12 +319,16 @@ def pitch_class_profile(y: np.ndarray, *, sample_rate: int = 22050) -> np.ndarra
         measure (silence, or no spectral peak in range).
     """
     out = _analyse(y, sample_rate=sample_rate)
-    return None if out is None else out[0]
+    if out is None:
+        return None
+    profile = out[0].sum(axis=0)
+    return profile / profile.max()
 
 
-def _analyse(y: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, float] | None:
-    """``(profile, flatness)``: :func:`pitch_class_profile` and the median spectral flatness of
-    80-5000 Hz over frames; None as :func:`pitch_class_profile`."""
+def _analyse(y: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, float, float] | None:
+    """``(frames, flatness, frame_seconds)``: the per-frame profiles (each scaled to a maximum of
+    1; their sum is :func:`pitch_class_profile`), the median spectral flatness of 80-5000 Hz over
+    frames, and the seconds per frame; None as :func:`pitch_class_profile`."""
     from scipy.fft import rfft  # float32 natively (numpy's rfft upcasts and is several times slower)
 
     y = np.asarray(y)
@@ -326,7 +403,6 @@ def _analyse(y: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, float] | N
     hpcp = hpcp.reshape(n_active, 12)
     top = hpcp.max(axis=1, keepdims=True)
     frames_n = hpcp / np.where(top > 0, top, 1.0)
-    profile = frames_n.sum(axis=0)
-    if profile.max() <= 0:
+    if frames_n.max() <= 0:
         return None
-    return profile / profile.max(), flatness
+    return frames_n, flatness, n_fft / sample_rate

@@ -84,14 +84,25 @@ def reference(paths: list[Path], tmp: Path) -> tuple[float, float | None]:
     return t_librosa, float(sum(json.loads(done.stdout)["seconds"]))
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its reaped children (the worker processes)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def ours(folder: Path, out: Path, workers: int | None):
+    """(wall seconds, CPU seconds of this process and its workers, the table) of one analyze run."""
     from spotidance.analyze.run import analyze
 
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     result = analyze([folder], out=out, feature_set="all", workers=workers)
     elapsed = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu
     assert not result.skipped, result.skipped
-    return elapsed, result.table
+    return elapsed, cpu, result.table
 
 
 def accuracy(table, audio_dir: Path) -> dict[str, tuple[int, int, int]]:
@@ -129,7 +140,7 @@ def main() -> int:
     n = len(paths)
 
     load_ours = os.getloadavg()[0]
-    t_ours, table = ours(audio_dir, tmp / "analysis.csv", args.workers)
+    t_ours, cpu_ours, table = ours(audio_dir, tmp / "analysis.csv", args.workers)
     load_ref = os.getloadavg()[0]
     t_librosa, t_pyaa = reference(paths, tmp)
     t_ref = t_librosa + (t_pyaa or 0.0)
@@ -141,6 +152,9 @@ def main() -> int:
     print(f"  reference: {n / t_ref:.1f} clips/s;  spotidance analyze --set all: {n / t_ours:.1f} clips/s")
     bound = "" if t_pyaa is not None else " (lower bound: pyAudioAnalysis not included)"
     print(f"  ratio: {t_ref / t_ours:.1f}x{bound}   targets: >= 10x and >= 20 clips/s")
+    cores = args.workers or default_workers()
+    print(f"  spotidance's CPU (main process and workers): {1000 * cpu_ours / n:.1f} ms a clip: {cores} free cores would"
+          f" give at most {n / (cpu_ours / cores):.1f} clips/s (arithmetic, not a measurement)")
     print("\n  accuracy on these synthetic clips (truth from synth):")
     print(f"  {'genre':<8} {'clips':>5} {'tempo within 4 %':>17} {'key+mode exact':>15}")
     for g, (k, t_ok, key_ok) in accuracy(table, audio_dir).items():

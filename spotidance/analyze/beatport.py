@@ -368,12 +368,14 @@ def beatport2016_features(y: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> d
         raise SpotidanceError("the Beatport 2016 features need mono audio (a 1-D array)")
     if len(y) < SAMPLE_RATE:
         raise SpotidanceError("audio too short for the Beatport 2016 features (needs at least 1 s)")
-    signal = np.asarray(y[: int(MAX_SECONDS * SAMPLE_RATE)], dtype=np.float64)
-    if not np.isfinite(signal).all():
+    head = y[: int(MAX_SECONDS * SAMPLE_RATE)]
+    signal = np.array(head, dtype=np.float64)  # a copy, normalised in place below
+    if not np.isfinite(head if head.dtype.kind == "f" else signal).all():  # float32: half the memory to scan
         raise SpotidanceError("audio has non-finite samples")
     # 2017 normalisation: remove the DC, divide by the raw peak (the /2**15 of the int16 WAV cancels).
-    peak = np.abs(signal).max()
-    signal = (signal - signal.mean()) / (peak if peak > 0 else 1.0)
+    peak = max(float(signal.max()), -float(signal.min()))  # = abs(signal).max(), without a temporary
+    signal -= signal.mean()
+    signal /= peak if peak > 0 else 1.0
     short = _short_term(signal, sample_rate)
     values = _mid_term_average(short)
     bpm, confidence = _beat(short)

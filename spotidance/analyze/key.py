@@ -55,7 +55,7 @@ accuracy is reported in the doc on seed 9100. They stay within what HPCP key est
 (Essentia: 25 Hz, argued in step 2) and 8 harmonics instead of 4, and nothing refers to how the synthesiser
 builds a clip.
 
-Hand-written (numpy + scipy.fft) rather than Essentia's ``KeyExtractor``: Essentia is a large
+Hand-written (numpy + scipy's FFT) rather than Essentia's ``KeyExtractor``: Essentia is a large
 AGPL binary dependency, and librosa has no spectral-peak HPCP (its ``chroma_cqt`` front end, used
 before, got 17 % of held-out synthetic techno clips right, this method 94 %). The whole
 estimate takes about 8 ms of CPU per 30 s clip at 22,050 Hz (``benchmarks/bench_key.py`` on a
@@ -74,6 +74,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from spotidance.audio.fft import rfft  # scipy.fft.rfft: float32 natively, without importing scipy.fft
 from spotidance.core.errors import SpotidanceError
 
 #: Pitch-class names, C = 0, with sharps (Spotify's and Beatport's convention).
@@ -329,8 +330,6 @@ def _analyse(y: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, float, flo
     """``(frames, flatness, frame_seconds)``: the per-frame profiles (each scaled to a maximum of
     1; their sum is :func:`pitch_class_profile`), the median spectral flatness of 80-5000 Hz over
     frames, and the seconds per frame; None as :func:`pitch_class_profile`."""
-    from scipy.fft import rfft  # float32 natively (numpy's rfft upcasts and is several times slower)
-
     y = np.asarray(y)
     if y.ndim != 1:
         raise SpotidanceError(f"estimate_key needs mono (1-D) samples, got shape {y.shape}")
@@ -346,7 +345,7 @@ def _analyse(y: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, float, flo
     frames = y[: n_frames * n_fft].reshape(n_frames, n_fft) * np.hanning(n_fft).astype(np.float32)
     lo = max(1, int(FMIN * n_fft / sample_rate))
     hi = min(n_fft // 2 - 1, math.ceil(FMAX * n_fft / sample_rate) + 1)
-    spec = np.abs(rfft(frames, axis=1, workers=1)[:, lo - 1 : hi + 2])  # bins lo-1 .. hi+1
+    spec = np.abs(rfft(frames)[:, lo - 1 : hi + 2])  # bins lo-1 .. hi+1
 
     frame_peak = spec.max(axis=1)
     loudest = float(frame_peak.max())

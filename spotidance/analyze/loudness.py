@@ -42,6 +42,7 @@ import math
 import numpy as np
 
 from spotidance.core.errors import SpotidanceError
+from spotidance.core.scipy_kernels import load_extension
 
 #: Gating block length and step, seconds (BS.1770-4: 400 ms blocks, 75 % overlap).
 BLOCK_SECONDS, STEP_SECONDS = 0.4, 0.1
@@ -201,30 +202,16 @@ def sosfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _sosfilt_kernel():
     """scipy's compiled ``_sosfilt(sos, x, zi)`` loaded without importing the scipy.signal package,
     or None (then :func:`sosfilt` uses ``scipy.signal.sosfilt``)."""
-    import importlib.machinery
-    import importlib.util
-    import os
-    import sys
-
-    if "scipy.signal" in sys.modules:  # already paid for: use the public function
+    module = load_extension("scipy.signal._sosfilt")
+    if module is None:
         return None
     try:
-        import scipy
-
-        folder = os.path.join(os.path.dirname(scipy.__file__), "signal")
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = os.path.join(folder, "_sosfilt" + suffix)
-            if os.path.isfile(path):
-                loader = importlib.machinery.ExtensionFileLoader("scipy.signal._sosfilt", path)
-                spec = importlib.util.spec_from_file_location("scipy.signal._sosfilt", path, loader=loader)
-                module = importlib.util.module_from_spec(spec)
-                loader.exec_module(module)
-                kernel = module._sosfilt
-                probe = np.array([[1.0, 0.0, 0.0, 1.0, -0.5, 0.0]])  # y[n] = x[n] + 0.5 y[n-1]
-                x = np.ones((1, 3))
-                kernel(probe, x, np.zeros((1, 1, 2)))
-                return kernel if np.array_equal(x[0], [1.0, 1.5, 1.75]) else None
-    except Exception:  # another scipy layout or signature: the public function instead
+        kernel = module._sosfilt
+        probe = np.array([[1.0, 0.0, 0.0, 1.0, -0.5, 0.0]])  # y[n] = x[n] + 0.5 y[n-1]
+        x = np.ones((1, 3))
+        kernel(probe, x, np.zeros((1, 1, 2)))
+    except Exception:  # another signature: the public function instead
         return None
+    return kernel if np.array_equal(x[0], [1.0, 1.5, 1.75]) else None
     return None
 

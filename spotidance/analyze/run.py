@@ -45,6 +45,10 @@ BEATPORT_SECONDS = 120.0
 #: The table is saved at most this often (seconds) while a run goes on, and always at the end.
 SAVE_EVERY = 5.0
 
+#: With several worker processes and at least this many files, pandas (for the returned table) is
+#: imported in the background while they work (:func:`_preimport_pandas`).
+PREIMPORT_MIN_FILES = 8
+
 
 def columns_for(feature_set: str) -> tuple[str, ...]:
     """The CSV columns of a feature set: ``path``, the core columns, then the Beatport 2016 ones."""
@@ -304,7 +308,9 @@ def analyze(
     last_save = clock()
     bar = progress_bar(enabled=progress and len(todo) > 1, total=len(todo), desc="analysing", unit="file")
     try:
-        for path, (status, result) in zip(todo, map_ordered(job, todo, workers=n_workers)):
+        for i, (path, (status, result)) in enumerate(zip(todo, map_ordered(job, todo, workers=n_workers))):
+            if i == 0 and n_workers > 1 and len(todo) >= PREIMPORT_MIN_FILES:
+                _preimport_pandas()  # after the first result: the worker processes exist (forked before this thread)
             if status == "ok":
                 store.rows[path] = result
                 store.keys[path] = keys[path]
@@ -323,6 +329,28 @@ def analyze(
         bar.close()
         store.save()  # also on Ctrl-C and errors: what was finished stays
     return AnalyzeResult(_frame(store), out_path, analysed, reused, skipped, previously, clock() - start)
+
+
+def _preimport_pandas() -> None:
+    """Import pandas (about 0.3 s of CPU) in a background thread while the workers analyse.
+
+    :func:`analyze` returns its table as a DataFrame, built once every file is done; importing
+    pandas then would be a serial tail of every run. This process mostly waits for results while
+    the worker processes run, so the import is done meanwhile. Started only after the first result,
+    when the worker processes have been forked (never fork a process while a thread imports).
+    """
+    import contextlib
+    import sys
+    import threading
+
+    if "pandas" in sys.modules:
+        return
+
+    def work() -> None:
+        with contextlib.suppress(Exception):  # _frame's own import reports a problem
+            import pandas  # noqa: F401
+
+    threading.Thread(target=work, name="spotidance-import-pandas", daemon=True).start()
 
 
 def _frame(store: _Store):

@@ -37,8 +37,10 @@ are an octave apart and have the same pulse train), so this module separates two
 Why hand-written: librosa's tempo and beat tracker (and Essentia's RhythmExtractor2013, not a
 dependency here) pick the level from periodicity strength and a fixed prior, which is exactly what
 fails on drum and bass, metal and hip-hop; the trained estimators that do better (TempoCNN, Böck's
-RNNs) need network weights that cannot be shipped here. numpy and scipy.fft only: the STFT is done in
-chunks with scipy's float32 FFT because librosa's mel front end alone takes about the whole 40 ms budget, and the
+RNNs) need network weights that cannot be shipped here. numpy and scipy's pocketfft only: the STFT is done in
+chunks with scipy's float32 FFT because librosa's mel front end alone takes about the whole 40 ms budget (its
+compiled module is loaded by itself, :func:`spotidance.audio.fft.rfft`: importing the scipy.fft package
+costs ~0.2 s of CPU in every worker process), and the
 moving filters and peak picking are small numpy functions at the end of this module (equal to
 scipy.ndimage's and scipy.signal.find_peaks' results, checked in tests) because importing scipy.signal
 and scipy.ndimage takes about a second, most of ``classify``'s cold-start budget.
@@ -51,6 +53,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from spotidance.audio.fft import rfft
 from spotidance.core.errors import SpotidanceError
 
 __all__ = ["TempoEstimate", "candidate_table", "estimate_tempo"]
@@ -105,8 +108,6 @@ def _check_range(tempo_range) -> tuple[float, float]:
 def _band_envelopes(y: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
     """Spectral flux (linear STFT magnitude, half-wave rectified frame difference) in three bands
     (low, mid, full), shape (3, frames), and the frame rate."""
-    from scipy.fft import rfft  # float32 natively: 9x numpy's rfft here, and a light import
-
     pad = N_FFT // 2
     yp = np.pad(y, (pad, pad))
     frames = np.lib.stride_tricks.sliding_window_view(yp, N_FFT)[::HOP]
@@ -119,7 +120,7 @@ def _band_envelopes(y: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]
     prev = None
     for start in range(0, len(frames), CHUNK):  # in chunks: the temporaries stay in cache
         chunk = frames[start:start + CHUNK]
-        mag = np.abs(rfft(np.multiply(chunk, win, out=windowed[: len(chunk)]), axis=1, workers=1))
+        mag = np.abs(rfft(np.multiply(chunk, win, out=windowed[: len(chunk)])))
         flux = np.empty_like(mag)  # the frame-to-frame difference (the first frame: with itself)
         np.subtract(mag[:1], mag[:1] if prev is None else prev, out=flux[:1])
         np.subtract(mag[1:], mag[:-1], out=flux[1:])

@@ -105,7 +105,7 @@ def load(path: str | os.PathLike, *, sample_rate: int = 22050) -> np.ndarray:
         y = soxr.resample(y, native_rate, sample_rate, quality="soxr_hq").astype(np.float32, copy=False)
     if not np.isfinite(y).all():
         raise AudioDecodeError("corrupt audio (non-finite samples)")
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+    if max(float(y.max()), -float(y.min())) < SILENCE_PEAK:  # the peak |y|, without a temporary
         raise AudioDecodeError("silent (peak below -80 dBFS)")
     return np.ascontiguousarray(y, dtype=np.float32)
 

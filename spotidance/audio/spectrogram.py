@@ -3,7 +3,7 @@
 The numbers are librosa's: :func:`log_mel` equals
 ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_fft=2048, hop_length=512,
 n_mels=128, power=2.0), ref=1.0)`` (the tests check it to 1e-4 dB). It is written out here with
-NumPy and ``scipy.fft`` rather than calling librosa, for two reasons: ``import librosa`` pulls in
+NumPy and scipy's FFT (:mod:`spotidance.audio.fft`) rather than calling librosa, for two reasons: ``import librosa`` pulls in
 numba and costs about a second, which ``classify`` cannot afford on a cold start; and computing
 the same steps in one pass over pre-built, cached windows and filter banks is faster than the
 general-purpose functions. The mel filter bank is librosa's Slaney-style bank (``htk=False``,
@@ -24,6 +24,7 @@ import numpy as np
 
 from spotidance.audio import decode as audio
 from spotidance.audio.config import SpectrogramConfig
+from spotidance.audio.fft import rfft
 from spotidance.core.errors import AudioDecodeError
 
 #: librosa's ``power_to_db`` floor on power values.
@@ -134,8 +135,6 @@ def power_spectrogram(y: np.ndarray, *, config: SpectrogramConfig) -> np.ndarray
 
     Like librosa, the FFT runs in float64 and the complex result is rounded to complex64.
     """
-    from scipy import fft as sp_fft
-
     n_fft, hop = config.n_fft, config.hop_length
     y = np.asarray(y, dtype=np.float32)
     padded = np.pad(y, n_fft // 2, mode="constant")
@@ -146,7 +145,7 @@ def power_spectrogram(y: np.ndarray, *, config: SpectrogramConfig) -> np.ndarray
     # pass over the whole clip, with the same numbers.
     for start in range(0, frames.shape[0], _STFT_BLOCK):
         block = frames[start : start + _STFT_BLOCK] * window
-        spectrum = sp_fft.rfft(block, axis=-1).astype(np.complex64)
+        spectrum = rfft(block).astype(np.complex64)  # scipy.fft.rfft's numbers, without importing scipy.fft
         if config.power == 2.0:
             np.add(np.square(spectrum.real), np.square(spectrum.imag), out=power[start : start + _STFT_BLOCK])
         else:

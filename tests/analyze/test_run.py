@@ -178,3 +178,42 @@ def test_cli_writes_the_csv_and_exits_1_when_files_were_skipped(music, tmp_path)
         assert len(list(csv.DictReader(fh))) == 2
     bad = subprocess.run([*cmd[:-2], "--tempo-range", "200:60"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--tempo-range" in bad.stderr
+
+
+def test_pandas_is_imported_in_the_background_only_once_the_workers_exist(tmp_path, monkeypatch):
+    """With worker processes, analyze imports pandas (for the returned table) in a thread while they
+    work; the thread starts after the first result (the workers are forked by then), never inline."""
+    for i in range(3):
+        write_audio(tmp_path / f"c{i}.wav", beat(120, seed=i), sample_rate=SR)
+    calls: list[int] = []
+    real_map = arun.map_ordered
+
+    def spying_map(fn, items, *, workers, what="a file"):
+        for result in real_map(fn, items, workers=workers, what=what):
+            calls.append(len(calls))  # results handed over so far, before this one is used
+            yield result
+
+    monkeypatch.setattr(arun, "map_ordered", spying_map)
+    monkeypatch.setattr(arun, "PREIMPORT_MIN_FILES", 2)
+    started: list[int] = []
+    monkeypatch.setattr(arun, "_preimport_pandas", lambda: started.append(len(calls)))
+    result = arun.analyze([tmp_path], workers=2)
+    assert result.analysed == 3 and started == [1]  # once, right after the first result
+    started.clear()
+    calls.clear()
+    arun.analyze([tmp_path], workers=1)
+    assert started == []  # inline: the analysis itself runs in this process's thread
+    monkeypatch.setattr(arun, "PREIMPORT_MIN_FILES", 4)
+    arun.analyze([tmp_path], workers=2)
+    assert started == []  # too few files to be worth a thread
+
+
+def test_background_import_of_pandas_finishes():
+    code = ("import sys, threading\n"
+            "from spotidance.analyze.run import _preimport_pandas\n"
+            "assert 'pandas' not in sys.modules\n"
+            "_preimport_pandas()\n"
+            "[t.join() for t in threading.enumerate() if t.name == 'spotidance-import-pandas']\n"
+            "print('pandas' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True"]

@@ -155,3 +155,21 @@ def test_vectorised_peak_picking_equals_scipy_on_plateaus_ties_and_long_spans():
         for prominence in (0.0, 0.05 * x.max(), 0.5 * x.max()):
             kw = dict(height=0.1 * np.percentile(x, 50), distance=distance, prominence=prominence)
             np.testing.assert_array_equal(T._find_peaks(x, **kw), find_peaks(x, **kw)[0])
+
+
+
+def test_tempo_in_a_fresh_process_does_not_import_scipy_fft():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from spotidance.analyze.tempo import estimate_tempo\n"
+            "t = np.arange(22050 * 8) / 22050\n"
+            "y = (np.sin(2 * np.pi * 60 * t) * (np.mod(t, 0.5) < 0.05)).astype(np.float32)\n"
+            "print(estimate_tempo(y, sample_rate=22050).bpm, 'scipy.fft' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    bpm, imported = done.stdout.split()
+    assert imported == "False"
+    t = np.arange(22050 * 8) / 22050
+    y = (np.sin(2 * np.pi * 60 * t) * (np.mod(t, 0.5) < 0.05)).astype(np.float32)
+    assert float(bpm) == estimate_tempo(y, sample_rate=22050).bpm

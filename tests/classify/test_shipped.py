@@ -129,3 +129,50 @@ def test_unknown_model_name_exits_2_with_one_line(clips):
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("spotidance: error: no model 'beatport2099-7': not a folder, and not a shipped model")
     assert "beatport2016-3" in line
+
+
+def test_default_model_cold_start_imports_nothing_heavy(clips):
+    """Issue 10's cold start: the shipped model's path (decoding, tempo, the Beatport columns, the
+    model) imports none of the slow packages; scipy.fft (0.2 s of CPU), scipy.signal (0.7 s) and
+    scipy.special are avoided by loading scipy's compiled kernels alone."""
+    import sys
+
+    code = (
+        "import sys\n"
+        "from spotidance.cli import main\n"
+        "try:\n"
+        f"    main(['classify', {clips[0]!r}, {clips[2]!r}, '--workers', '1', '--format', 'csv'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "slow = ('tensorflow', 'keras', 'librosa', 'pandas', 'matplotlib', 'numba', 'sklearn', 'lightgbm',\n"
+        "        'scipy.fft', 'scipy.signal', 'scipy.special', 'scipy.stats', 'scipy.ndimage')\n"
+        "print('SLOW', sorted(m for m in slow if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("path,label") and len(lines) == 4  # header, two tracks, the SLOW line
+    assert lines[-1] == "SLOW []"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_models_run_on_one_blas_thread_in_the_main_process(clips, workers, monkeypatch):
+    """The cores are busy decoding; a second BLAS thread for the model's products only spins."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from spotidance.tabular.model import TabularModel
+
+    seen: list[int] = []
+    real = TabularModel.predict
+
+    def spying(self, *args, **kwargs):
+        seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TabularModel, "predict", spying)
+    with threadpool_limits(2):  # as in a process on a machine with two or more cores
+        report = classify("beatport2016-3", clips, workers=workers)
+        after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert len(report.tracks) + len(report.skipped) == len(clips)
+    assert seen and set(seen) == {1}
+    assert after and set(after) == {2}  # restored afterwards

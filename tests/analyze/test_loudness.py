@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +14,7 @@ from spotidance.analyze.loudness import (
     k_weighting_sos,
 )
 from spotidance.core.errors import SpotidanceError
+from tests.helpers.fresh import run_fresh
 
 SR = 22050
 
@@ -171,11 +171,10 @@ def test_sosfilt_gives_scipys_numbers_with_or_without_its_kernel_loaded_alone(dt
 
 
 def test_loudness_in_a_fresh_process_does_not_import_scipy_signal():
-    code = ("import sys, numpy as np\n"
+    code = ("import numpy as np\n"
             "from spotidance.analyze.loudness import integrated_loudness\n"
             "y = 0.1 * np.sin(np.arange(22050 * 3) * 0.3)\n"
-            "print(round(integrated_loudness(y, sample_rate=22050), 3), 'scipy.signal' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    value, imported = done.stdout.split()
-    assert imported == "False"
+            "print(round(integrated_loudness(y, sample_rate=22050), 3))\n")
+    (value,), loaded = run_fresh(code, watch=["scipy.signal"])
+    assert loaded == []
     assert float(value) == pytest.approx(integrated_loudness(0.1 * np.sin(np.arange(22050 * 3) * 0.3), sample_rate=22050), abs=1e-3)

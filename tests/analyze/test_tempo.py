@@ -8,6 +8,7 @@ import pytest
 from spotidance.analyze.tempo import TempoEstimate, estimate_tempo
 from spotidance.core.errors import SpotidanceError
 from tests.analyze import rhythm_signals as R
+from tests.helpers.fresh import run_fresh
 
 
 def within(est: float | None, truth: float, tol: float = 0.04) -> bool:
@@ -159,17 +160,13 @@ def test_vectorised_peak_picking_equals_scipy_on_plateaus_ties_and_long_spans():
 
 
 def test_tempo_in_a_fresh_process_does_not_import_scipy_fft():
-    import subprocess
-    import sys
-
-    code = ("import sys, numpy as np\n"
+    code = ("import numpy as np\n"
             "from spotidance.analyze.tempo import estimate_tempo\n"
             "t = np.arange(22050 * 8) / 22050\n"
             "y = (np.sin(2 * np.pi * 60 * t) * (np.mod(t, 0.5) < 0.05)).astype(np.float32)\n"
-            "print(estimate_tempo(y, sample_rate=22050).bpm, 'scipy.fft' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    bpm, imported = done.stdout.split()
-    assert imported == "False"
+            "print(estimate_tempo(y, sample_rate=22050).bpm)\n")
+    (bpm,), loaded = run_fresh(code, watch=["scipy.fft"])
+    assert loaded == []
     t = np.arange(22050 * 8) / 22050
     y = (np.sin(2 * np.pi * 60 * t) * (np.mod(t, 0.5) < 0.05)).astype(np.float32)
     assert float(bpm) == estimate_tempo(y, sample_rate=22050).bpm

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spotidance.audio import fft
+from tests.helpers.fresh import run_fresh
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -41,14 +42,13 @@ def test_rfft_of_other_dtypes_goes_to_scipy():
 
 
 def test_log_mel_in_a_fresh_process_does_not_import_scipy_fft():
-    code = ("import sys, numpy as np\n"
+    code = ("import numpy as np\n"
             "from spotidance.audio.config import SpectrogramConfig\n"
             "from spotidance.audio.spectrogram import log_mel\n"
             "y = np.sin(np.arange(22050 * 3) * 0.05).astype(np.float32)\n"
-            "print(float(log_mel(y, config=SpectrogramConfig()).sum()), 'scipy.fft' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    total, imported = done.stdout.split()
-    assert imported == "False"
+            "print(float(log_mel(y, config=SpectrogramConfig()).sum()))\n")
+    (total,), loaded = run_fresh(code, watch=["scipy.fft"])
+    assert loaded == []
     from spotidance.audio.config import SpectrogramConfig
     from spotidance.audio.spectrogram import log_mel
 

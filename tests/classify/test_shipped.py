@@ -15,10 +15,11 @@ from spotidance.classify.run import classify, format_report
 from spotidance.core.errors import SpotidanceError
 from spotidance.synth import render_clip
 from spotidance.tabular.shipped import load_shipped, shipped_models
-from tests.helpers.tabular import tiny_tabular
 from tests.helpers.audio import write_audio
-from tests.helpers.tiny_bundle import LABELS, tiny_bundle
 from tests.helpers.cli import run_process
+from tests.helpers.fresh import run_fresh
+from tests.helpers.tabular import tiny_tabular
+from tests.helpers.tiny_bundle import LABELS, tiny_bundle
 
 RATE = 22050
 GENRES = ("techno", "edm", "dnb")
@@ -135,24 +136,15 @@ def test_default_model_cold_start_imports_nothing_heavy(clips):
     """Issue 10's cold start: the shipped model's path (decoding, tempo, the Beatport columns, the
     model) imports none of the slow packages; scipy.fft (0.2 s of CPU), scipy.signal (0.7 s) and
     scipy.special are avoided by loading scipy's compiled kernels alone."""
-    import sys
-
     code = (
-        "import sys\n"
         "from spotidance.cli import main\n"
-        "try:\n"
-        f"    main(['classify', {clips[0]!r}, {clips[2]!r}, '--workers', '1', '--format', 'csv'])\n"
-        "except SystemExit as exc:\n"
-        "    assert not exc.code, exc.code\n"
-        "slow = ('tensorflow', 'keras', 'librosa', 'pandas', 'matplotlib', 'numba', 'sklearn', 'lightgbm',\n"
-        "        'scipy.fft', 'scipy.signal', 'scipy.special', 'scipy.stats', 'scipy.ndimage')\n"
-        "print('SLOW', sorted(m for m in slow if m in sys.modules))\n"
+        f"main(['classify', {clips[0]!r}, {clips[2]!r}, '--workers', '1', '--format', 'csv'])\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert lines[0].startswith("path,label") and len(lines) == 4  # header, two tracks, the SLOW line
-    assert lines[-1] == "SLOW []"
+    slow = ("tensorflow", "keras", "librosa", "pandas", "matplotlib", "numba", "sklearn", "lightgbm",
+            "scipy.fft", "scipy.signal", "scipy.special", "scipy.stats", "scipy.ndimage")
+    lines, loaded = run_fresh(code, watch=slow)
+    assert lines[0].startswith("path,label") and len(lines) == 3  # header, two tracks
+    assert loaded == []
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -92,11 +92,11 @@ def test_rerun_renders_only_what_is_missing(tmp_path):
 def test_command_renders_and_rejects_unknown_genres(tmp_path):
     from click.testing import CliRunner
 
-    from spotidance.commands import synth as command
+    from spotidance.cli import cli
 
-    runner = CliRunner()
-    bad = runner.invoke(command.command, [str(tmp_path), "--genres", "polka"])
+    runner = CliRunner()  # through the group, as users run it (a command invoked alone caches click's help option)
+    bad = runner.invoke(cli, ["synth", str(tmp_path), "--genres", "polka"])
     assert bad.exit_code == 2 and "choose from" in bad.output
-    ok = runner.invoke(command.command, [str(tmp_path), "--per-genre", "1", "--duration", "2", "--workers", "1", "--quiet"])
+    ok = runner.invoke(cli, ["synth", str(tmp_path), "--per-genre", "1", "--duration", "2", "--workers", "1", "--quiet"])
     assert ok.exit_code == 0, ok.output
     assert "techno" in ok.output and (tmp_path / "edm" / "edm-000.mp3").is_file()

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from spotidance.core.errors import SpotidanceError
@@ -16,19 +15,9 @@ from spotidance.tabular import load_tabular_bundle
 from spotidance.tabular.model import KernelLogit, TabularModel, Trees
 from spotidance.tabular.recipes import Recipe
 from spotidance.tabular.train import train_tabular
+from tests.helpers.tabular import three_class_table as table
 
 FAST = Recipe("ensemble", max_rounds=40, early_stopping=10, kernel_components=30)
-
-
-def table(n_per_class=30, seed=0):
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(3), n_per_class)
-    frame = pd.DataFrame(rng.normal(size=(len(y), 4)), columns=["a", "b", "c", "d"])
-    frame["a"] += 1.5 * y
-    frame["69-BPM"] = 90 + 20 * y + rng.normal(scale=4, size=len(y))
-    frame["71-BPMessentia"] = frame["69-BPM"] / np.where(y == 0, 2, 1)
-    frame["class"] = np.array(["BigRoom", "DrumAndBass", "Techno"])[y]
-    return frame
 
 
 @pytest.fixture(scope="module")

@@ -141,8 +141,11 @@ class KeyEstimate(NamedTuple):
     strength : float
         0..1: the Pearson correlation between the clip's pitch-class profile and the winning key
         profile (negative values read 0). Synthetic dance clips read 0.59-0.98 (median 0.85),
-        chord progressions played on sampled instruments 0.7-0.9; below :data:`MIN_STRENGTH`
-        ``key`` is None. Also given when ``key`` is None (then 0.0 for silence).
+        chord progressions played on sampled instruments 0.7-0.9. ``key`` is None when the best
+        correlation with any key profile is below :data:`MIN_STRENGTH`; since the segment vote
+        may choose another key than that best one, a key's own ``strength`` can be a little
+        lower (at most 0.09 below the best on 36 synthetic clips). Also given when ``key`` is
+        None (then 0.0 for silence).
     """
 
     key: int | None
@@ -294,11 +297,7 @@ def match_profile(profile: np.ndarray) -> tuple[int, int, float]:
     tuple
         ``(key, mode, correlation)``: pitch class 0-11, 1 major / 0 minor, Pearson correlation.
     """
-    v = np.asarray(profile, dtype=np.float64)
-    v = v - v.mean()
-    t = _TEMPLATES
-    denom = np.sqrt((t * t).sum(axis=1) * (v @ v))
-    r = np.divide(t @ v, denom, out=np.zeros(24), where=denom > 0)
+    r = _correlations(np.asarray(profile, dtype=np.float64)[None, :], _TEMPLATES)[0]
     best = int(np.argmax(r))
     return best % 12, 1 if best < 12 else 0, float(r[best])
 

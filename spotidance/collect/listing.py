@@ -2,7 +2,8 @@
 
 Several playlists share one label's table: a track already listed by another playlist is not
 added again; the playlist joins its ``playlist_ids`` (its ``playlist_id``, ``added_at`` and the
-rest stay those of the first playlist that listed it). A page is journaled as one line with the
+rest stay those of the first playlist that listed it; only other empty cells are filled from the
+later playlist, never ``added_at`` or ``playlist_id``). A page is journaled as one line with the
 new offset, so a kill keeps the whole page or none of it.
 """
 
@@ -20,6 +21,9 @@ from spotidance.core import progress
 from spotidance.core.errors import SpotidanceError
 from spotidance.core.playlist_csv import find_label, join_list, split_list
 
+#: Fields of a shared track that stay the first playlist's even when empty (the others' gaps are filled).
+FIRST_LISTING = ("label", "playlist_id", "added_at")
+
 #: One listed page: each item's CSV fields (``None`` when skipped) with why it was skipped, and the
 #: playlist's size.
 Page = tuple[list[tuple[dict | None, str]], int]
@@ -30,26 +34,28 @@ def slugify(name: str) -> str:
     return safe_label(name)
 
 
-def resolve_label(refs: list[PlaylistRef], *, out: Path, label: str | None, services: Services) -> tuple[str, str]:
-    """The run's label and the first playlist's name (``""`` when not asked for).
+def resolve_label(refs: list[PlaylistRef], *, out: Path, label: str | None, services: Services) -> tuple[str, str, bool]:
+    """The run's label, the first playlist's name (``""`` when not asked for) and whether the label was chosen.
 
     The label given, else the one an earlier run in ``out`` gave these playlists, else a safe form
-    of the first playlist's name (letters of every script kept), else ``<service>-<id>``.
+    of the first playlist's name (letters of every script kept), else ``<service>-<id>``. The label
+    is *chosen* (the playlists may join a table holding other playlists) in the first two cases; one
+    made from a name may only name a new table or one holding these same playlists.
     """
     if label:
-        return check_label(label), ""
+        return check_label(label), "", True
     earlier = list(dict.fromkeys(found for ref in refs if (found := find_label(out, ref.key))))
     if len(earlier) > 1:
         raise SpotidanceError(f"these playlists were collected under different labels ({', '.join(earlier)}): "
                               "pass --label to say which one they go to")  # fmt: skip
     if earlier:
-        return earlier[0], ""
+        return earlier[0], "", True
     ref = refs[0]
     if ref.service == "spotify":
         name = services.spotify.playlist_info(ref.id)["name"]
     else:
         name = str(services.deezer.playlist(ref.id).get("title") or "")
-    return safe_label(name) or f"{ref.service}-{ref.id}", name
+    return safe_label(name) or f"{ref.service}-{ref.id}", name, False
 
 
 def list_tracks(ctx: RunContext) -> None:
@@ -86,7 +92,7 @@ def list_tracks(ctx: RunContext) -> None:
                     changes[tid] = {**fields, "playlist_ids": pid}
                 else:  # listed by another playlist of this label: one row, this playlist joins it
                     shared += 1
-                    gaps = {k: v for k, v in fields.items() if v not in ("", None) and not row.get(k) and k not in ("label", "playlist_id")}
+                    gaps = {k: v for k, v in fields.items() if v not in ("", None) and not row.get(k) and k not in FIRST_LISTING}
                     changes[tid] = {**changes.get(tid, {}), **gaps, "playlist_ids": join_list([*ids, pid])}
                 count += 1
                 if limit and count >= limit:

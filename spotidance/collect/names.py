@@ -5,8 +5,10 @@ on Linux, macOS and Windows alike: no ``/ \\ : * ? " < > |``, no control charact
 (hidden) or dash (read as an option), no trailing dot or space (Windows drops them), none of
 Windows' reserved device names (``CON``, ``NUL``, ``COM1``, ... also with an extension), and at most
 :data:`MAX_LABEL_BYTES` bytes of UTF-8 (file systems limit a name to 255 bytes, and the label gets
-suffixes such as ``.parquet.meta.json``). Text is NFC-normalised, so a name typed on macOS (which
-decomposes accents) and on Linux gives the same file.
+suffixes such as ``.parquet.meta.json``). Text is NFC-normalised (again after lower-casing, which
+can decompose), so a name typed on macOS (which decomposes accents) and on Linux gives the same
+file. A combining mark is kept only right after a kept letter, digit or mark; variation selectors
+(the invisible U+FE0F after many emoji) never.
 """
 
 from __future__ import annotations
@@ -28,9 +30,26 @@ WINDOWS_RESERVED = frozenset(
 _PUNCTUATION = "._-"
 
 
-def _kept(ch: str) -> bool:
-    """A letter, combining mark or digit of any script, or one of ``._-``."""
-    return ch in _PUNCTUATION or unicodedata.category(ch)[0] in "LMN"
+def _is_selector(ch: str) -> bool:
+    """A variation selector (U+FE00-FE0F, U+E0100-E01EF): it only picks a glyph (emoji style) and is invisible."""
+    return "\ufe00" <= ch <= "\ufe0f" or "\U000e0100" <= ch <= "\U000e01ef"
+
+
+def _kept_flags(text: str) -> list[bool]:
+    """For each character of ``text``: is it kept in a label?
+
+    Letters and digits of any script and ``._-`` are kept; a combining mark only right after a kept
+    letter, digit or mark (so an emoji's marks, or a mark with nothing to sit on, are not); variation
+    selectors never.
+    """
+    flags: list[bool] = []
+    for i, ch in enumerate(text):
+        kind = unicodedata.category(ch)[0]
+        if kind == "M":  # kept after a kept letter, digit or mark (not after ._- and not at the start)
+            flags.append(i > 0 and flags[-1] and text[i - 1] not in _PUNCTUATION and not _is_selector(ch))
+        else:
+            flags.append(ch in _PUNCTUATION or kind in "LN")
+    return flags
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -72,9 +91,11 @@ def safe_label(name: str) -> str:
     ('テクノ', 'техно', 'techno')
     >>> safe_label("CON")
     'con_'
+    >>> safe_label("❤️ Techno")  # the emoji's variation selector goes with it
+    'techno'
     """
-    text = unicodedata.normalize("NFC", name).lower()
-    text = "".join(ch if _kept(ch) and ch not in "." else "-" for ch in text)
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).lower())  # lower() may decompose ("İ")
+    text = "".join(ch if kept and ch not in "." else "-" for ch, kept in zip(text, _kept_flags(text)))
     text = _trim(re.sub(r"-+", "-", text))
     text = _trim(_bounded(text, MAX_LABEL_BYTES))
     return _unreserved(text) if text else ""
@@ -83,14 +104,15 @@ def safe_label(name: str) -> str:
 def check_label(label: str) -> str:
     """A label the user gave (``--label``), NFC-normalised; a one-line error if it cannot name files.
 
-    Letters and digits of any script, ``.``, ``_`` and ``-`` are allowed; the first character must
-    be a letter or digit.
+    Letters and digits of any script (with their combining marks), ``.``, ``_`` and ``-`` are
+    allowed; the first character must be a letter or digit (not a mark), and variation selectors
+    are refused.
     """
     text = unicodedata.normalize("NFC", label)
-    bad = sorted({ch for ch in text if not _kept(ch)})
-    if bad or not text or not _kept(text[0]) or text[0] in _PUNCTUATION or text[-1] == ".":
-        shown = "".join(bad) if bad and all(ch.isprintable() for ch in bad) else ""
-        what = f" (not {shown!r})" if shown else ""
+    bad = sorted({ch for ch, kept in zip(text, _kept_flags(text)) if not kept})
+    if bad or not text or unicodedata.category(text[0])[0] not in "LN" or text[-1] == ".":
+        shown = "".join(ch if ch.isprintable() and unicodedata.category(ch)[0] != "M" else f"U+{ord(ch):04X}" for ch in bad)
+        what = f" (not {shown!r})" if bad else ""
         raise SpotidanceError(f"--label {label!r} must be letters or digits (any script), '.', '_' or '-', "
                               f"starting with a letter or digit and not ending with '.'{what}: it names files")  # fmt: skip
     if len(text.encode("utf-8")) > MAX_LABEL_BYTES:

@@ -49,8 +49,12 @@ __all__ = ["collect", "EXIT_RERUN", "FEATURE_CHOICES", "is_permanent_miss", "PER
 EXIT_RERUN = 3
 
 
-def _open_store(refs: list[PlaylistRef], *, out: Path, label: str, name: str, fmt: str) -> PlaylistStore:
-    """The label's table, loaded, with ``refs`` recorded in its metadata (old layouts brought up to date)."""
+def _open_store(refs: list[PlaylistRef], *, out: Path, label: str, name: str, fmt: str, chosen: bool = True) -> PlaylistStore:
+    """The label's table, loaded, with ``refs`` recorded in its metadata (old layouts brought up to date).
+
+    A label not ``chosen`` (made from a playlist's name) that names a table of other playlists is
+    refused: two different playlists of the same name must not be merged silently.
+    """
     other = next((f for f in TABLE_FORMATS if f != fmt and (out / f"{label}.{f}.meta.json").exists()), None)
     if other:
         raise SpotidanceError(f"{out / f'{label}.{other}'} holds this label already: rerun with --format {other}, "
@@ -63,6 +67,9 @@ def _open_store(refs: list[PlaylistRef], *, out: Path, label: str, name: str, fm
         )
     store.load()
     keys = playlist_keys(store.meta)
+    if not chosen and set(keys) - {ref.key for ref in refs}:
+        raise SpotidanceError(f"{store.csv_path} holds other playlists: pass --label {label} to add this one to it, "
+                              "or another --label")  # fmt: skip
     legacy = store.state.pop("listing", None)
     listings = store.state.setdefault("listings", {})
     if isinstance(legacy, dict) and keys and keys[0] not in listings:  # schema 1: one playlist, its state at the top
@@ -88,14 +95,14 @@ def _run(refs: list[PlaylistRef], *, out: Path, label: str | None, fmt: str, opt
          notify: Callable[[str], None]) -> Summary:  # fmt: skip
     """Resolve the label, open the store, then per playlist list, fetch previews, features and genres; save on any stop."""
     try:
-        label, name = resolve_label(refs, out=out, label=label, services=services)
+        label, name, chosen = resolve_label(refs, out=out, label=label, services=services)
     except RateLimited as exc:
         raise SpotidanceError(f"{exc.service} stopped us ({exc.reason}) before anything was saved: rerun later",
                               exit_code=EXIT_RERUN) from None  # fmt: skip
     except ServiceUnavailable as exc:
         raise SpotidanceError(f"{exc}: check the network (or the SPOTIDANCE_*_URL settings) and rerun",
                               exit_code=EXIT_RERUN) from None  # fmt: skip
-    store = _open_store(refs, out=out, label=label, name=name, fmt=fmt)
+    store = _open_store(refs, out=out, label=label, name=name, fmt=fmt, chosen=chosen)
     notes: list[str] = []
     contexts = [RunContext(ref=ref, out=out, options=options, services=services, store=store, notify=notify, notes=notes)
                 for ref in refs]  # fmt: skip

@@ -236,7 +236,10 @@ def _csv_text(rows: Iterable[dict[str, str]]) -> str:
 
 
 def parquet_bytes(rows: Iterable[dict[str, str]]) -> bytes:
-    """A Parquet file of ``rows``: numbers typed (nullable integers, floats), everything else text."""
+    """A Parquet file of ``rows``: numbers typed (nullable integers, floats), everything else text.
+
+    A number column holding a value that is not a number stays text, so nothing is lost.
+    """
     import io
 
     require("pyarrow", extra="parquet", purpose="write Parquet files")
@@ -245,10 +248,12 @@ def parquet_bytes(rows: Iterable[dict[str, str]]) -> bytes:
     frame = pd.DataFrame(list(rows), columns=list(CSV_COLUMNS), dtype=object).fillna("")
     for column in INTEGER_COLUMNS + FLOAT_COLUMNS:
         values = pd.to_numeric(frame[column], errors="coerce")  # "" (no value) -> missing
+        if bool((values.isna() & (frame[column].astype(str).str.strip() != "")).any()):
+            continue  # text that is not a number: the column stays text (below) rather than lose it
         whole = column in INTEGER_COLUMNS and bool(((values.dropna() % 1) == 0).all())
         frame[column] = values.astype("Int64") if whole else values.astype("float64")
     for column in frame.columns:
-        if column not in INTEGER_COLUMNS + FLOAT_COLUMNS:
+        if frame[column].dtype == object:
             frame[column] = frame[column].astype("string")
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False, engine="pyarrow")
@@ -266,18 +271,36 @@ def read_table(path: str | os.PathLike) -> tuple[list[str], list[dict[str, str]]
         require("pyarrow", extra="parquet", purpose="read Parquet files")
         import pandas as pd
 
+        import pyarrow
+
         try:
             frame = pd.read_parquet(path, engine="pyarrow")
-        except (OSError, ValueError) as exc:
+            header = [COLUMN_ALIASES.get(str(c), str(c)) for c in frame.columns]
+            records = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+            return header, [{h: _parquet_cell(v, column=h, path=path) for h, v in zip(header, record)} for record in records]
+        except (OSError, ValueError, TypeError, NotImplementedError, pyarrow.ArrowException) as exc:
             raise SpotidanceError(f"cannot read {path}: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}") from None
-        header = [COLUMN_ALIASES.get(str(c), str(c)) for c in frame.columns]
-        records = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
-        return header, [dict(zip(header, (cell(v) for v in record))) for record in records]
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         rows = [{COLUMN_ALIASES.get(k, k): (v or "") for k, v in raw.items() if k} for raw in reader]
         header = [COLUMN_ALIASES.get(k, k) for k in (reader.fieldnames or []) if k]
     return header, rows
+
+
+def _parquet_cell(value: Any, *, column: str, path: Path) -> str:
+    """The text of a Parquet value: a list's items joined by :data:`~spotidance.core.schema.LIST_SEPARATOR`.
+
+    A record (struct or map column), or a list of lists or records, has no text form here: a
+    one-line error names the column.
+    """
+    if isinstance(value, (dict, list, tuple)) or hasattr(value, "tolist") and getattr(value, "ndim", 0):
+        items = list(value.values()) if isinstance(value, dict) else list(value)
+        nested = any(isinstance(v, (dict, list, tuple)) or getattr(v, "ndim", 0) for v in items)
+        if isinstance(value, dict) or nested:
+            raise SpotidanceError(f"cannot read {path}: column {column!r} holds records or nested lists: "
+                                  "make it text or numbers first")  # fmt: skip
+        return LIST_SEPARATOR.join(text for v in items if (text := cell(v)))
+    return cell(value)
 
 
 def find_label(out_dir: str | os.PathLike, playlist_key: str) -> str | None:

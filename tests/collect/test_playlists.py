@@ -82,6 +82,38 @@ def test_adding_a_playlist_to_a_label_later_gives_the_same_table(fake_services, 
     assert again.label == "techno" and again.tracks == 55 and again.shared == 4
 
 
+def test_a_playlist_named_like_another_is_not_merged_into_its_table_unasked(fake_services, tmp_path, capsys):
+    fake = fake_services("legacy", n_tracks=30)
+    first, other, _ = two_playlists(fake)
+    other.name = first.name  # two different playlists, one name
+    label = safe_label(first.name)
+    assert collect(PLAYLIST_ID, out=tmp_path, features="none", previews=False).label == label
+    before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    code, _, err = run_cli(["collect", OTHER_ID, "-o", tmp_path, "--features", "none", "--no-previews", "-q"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.strip().endswith(f"{tmp_path / (label + '.csv')} holds other playlists: pass --label {label} to add this one "
+                                "to it, or another --label")  # fmt: skip
+    assert {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # nothing written
+    # the same playlist again (found by the earlier-run lookup) and an explicit --label still add to it
+    assert collect(PLAYLIST_ID, out=tmp_path, features="none", previews=False).label == label
+    summary = collect(OTHER_ID, out=tmp_path, label=label, features="none", previews=False)
+    assert summary.label == label and len(read_rows(tmp_path / f"{label}.csv")) == 30 + 25
+    # and a playlist of that name and no earlier table still names a new one
+    assert collect(OTHER_ID, out=tmp_path / "fresh", features="none", previews=False).label == label
+
+
+def test_a_shared_track_keeps_the_first_playlists_added_at_even_when_unknown(fake_services, tmp_path):
+    fake = fake_services("legacy", n_tracks=30)
+    first, other, common = two_playlists(fake)
+    first.added_at = "1970-01-01T00:00:00Z"  # Spotify does not know: empty
+    other.added_at = "2025-06-07T08:09:10Z"
+    collect([PLAYLIST_ID, OTHER_ID], out=tmp_path, label="techno", features="none", previews=False)
+    by_id = {r["track_id"]: r for r in read_rows(tmp_path / "techno.csv")}
+    assert {by_id[t.sid]["added_at"] for t in common} == {""}
+    assert {by_id[t.sid]["playlist_id"] for t in common} == {PLAYLIST_ID}
+    assert {by_id[t.sid]["added_at"] for t in other.tracks if t not in common} == {"2025-06-07T08:09:10Z"}
+
+
 def test_a_stop_in_the_second_playlist_resumes_there(fake_services, tmp_path, capsys):
     fake = fake_services("dev2026", n_tracks=60)
     other = make_playlist(OTHER_ID, n_tracks=120, name="Techno Two", seed=5)
@@ -171,6 +203,19 @@ def test_a_refused_artists_call_is_asked_once_per_run(fake_services, tmp_path):
     assert [n for n in summary.notes if "refuses GET /artists" in n] == [
         "artist genres: Spotify refuses GET /artists to this app (HTTP 403); artist_genres left empty"
     ]
+
+
+def test_a_401_from_artists_is_a_token_error_not_a_refusal_for_the_run(fake_services, tmp_path, capsys):
+    fake = fake_services("legacy", n_tracks=30)
+    two_playlists(fake)
+    fake.artists_status = 401
+    code, _, err = run_cli(["collect", PLAYLIST_ID, OTHER_ID, "--label", "t", "-o", tmp_path, "--features", "none",
+                            "--no-previews", "-q"], capsys)  # fmt: skip
+    assert code != 0 and len(err.strip().splitlines()) == 1, err
+    assert "refused our access token when asked for artist genres (401)" in err and "spotidance login" in err
+    assert len(read_rows(tmp_path / "t.csv")) == 30  # the first playlist's listing is kept for the rerun
+    meta = json.loads((tmp_path / "t.csv.meta.json").read_text())
+    assert not meta["state"].get("artist_genres")  # nothing recorded as refused or empty: a rerun asks again
 
 
 def test_spotify_unknown_added_at_is_empty_not_1970():
@@ -269,6 +314,53 @@ def test_parquet_tables_are_read_by_eda_and_prepare(fake_services, tmp_path):
     assert [s.track_id for s in sources] == [f"techno{i}" for i in range(6)] and problems == []
 
 
+def test_parquet_list_columns_are_read_and_record_columns_refused_in_one_line(fake_services, tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from spotidance.dataset.prepare import sources_from_inputs
+    from spotidance.eda.run import read_labelled_csvs
+
+    for label, tempo in (("techno", 130.0), ("house", 122.0)):  # as another exporter writes them: genres as a list
+        n = 6
+        pq.write_table(pa.table({
+            "track_id": [f"{label}{i}" for i in range(n)], "label": [label] * n, "tempo": [tempo + i % 3 for i in range(n)],
+            "energy": [0.5 + i / 100 for i in range(n)], "preview_path": [f"{label}/{i}.mp3" for i in range(n)],
+            "genres": [["minimal techno", "house"] if i % 2 else [] for i in range(n)], "playlist_ids": [["123", "456"]] * n,
+        }), tmp_path / f"{label}.parquet")  # fmt: skip
+    _, rows = read_table(tmp_path / "techno.parquet")
+    assert [r["genres"] for r in rows[:2]] == ["", "minimal techno;house"] and rows[0]["playlist_ids"] == "123;456"
+    data = read_labelled_csvs([tmp_path])
+    assert sorted(data.frame["label"].unique()) == ["house", "techno"] and "tempo" in data.features
+    sources, problems = sources_from_inputs([tmp_path / "techno.parquet"])
+    assert [s.track_id for s in sources] == [f"techno{i}" for i in range(6)] and problems == []
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    pq.write_table(pa.table({"track_id": ["a", "b"], "label": ["x", "x"], "album": [{"name": "A", "year": 1999}] * 2}),
+                   bad / "n.parquet")  # fmt: skip
+    with pytest.raises(SpotidanceError, match="column 'album' holds records"):
+        read_table(bad / "n.parquet")
+    code, _, err = run_cli(["eda", bad / "n.parquet", tmp_path / "house.parquet", "--out", tmp_path / "report"], capsys)
+    assert code != 0 and "Traceback" not in err and "column 'album' holds records" in err, err
+
+
+def test_parquet_keeps_text_in_a_number_column_rather_than_blank_it(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from spotidance.core.playlist_csv import parquet_bytes
+
+    rows = [{**dict.fromkeys(CSV_COLUMNS, ""), "track_id": f"t{i}", "tempo": tempo, "energy": str(0.5 + i / 10), "key": key}
+            for i, (tempo, key) in enumerate([("120.5", "5"), ("about 128", "7"), ("", "n/a")])]  # fmt: skip
+    (tmp_path / "t.parquet").write_bytes(parquet_bytes(rows))
+    _, back = read_table(tmp_path / "t.parquet")
+    assert [r["tempo"] for r in back] == ["120.5", "about 128", ""] and [r["key"] for r in back] == ["5", "7", "n/a"]
+    assert [r["energy"] for r in back] == ["0.5", "0.6", "0.7"]
+    schema = pq.read_schema(tmp_path / "t.parquet")
+    assert str(schema.field("energy").type) == "double" and "string" in str(schema.field("tempo").type)
+
+
 def test_parquet_without_pyarrow_is_one_line_naming_the_extra(fake_services, tmp_path, capsys, monkeypatch):
     fake_services("dev2026", n_tracks=5)
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed
@@ -309,10 +401,29 @@ def test_a_label_in_the_other_format_is_refused(fake_services, tmp_path, capsys)
         ("Lpt9.mix", "lpt9-mix"),
         ("🔥🔥", ""),
         ("Vol. 2 — Ω", "vol-2-ω"),
+        ("❤️ Techno", "techno"),  # U+FE0F (variation selector) goes with its emoji
+        ("Techno ❤️", "techno"),
+        ("1️⃣ techno", "1-techno"),  # the keycap's marks sit on U+FE0F, not on the digit
+        ("e\ufe0e\U000e0100x", "e-x"),
+        ("\u0301abc", "abc"),  # a mark with nothing to sit on
+        ("a - \u0301b", "a-b"),
+        ("T\u0308echno", "\u1e97echno"),  # lower() gives t + U+0308: NFC again composes it
+        ("\u03aa\u0301", "\u0390"),
     ],
 )
 def test_labels_from_names_keep_every_script(name, label):
     assert safe_label(name) == label
+
+
+def test_labels_from_names_hold_no_invisible_characters():
+    for name in ("❤️ Techno", "İstanbul", "🏳️‍🌈 house", "👍🏽 x", "Ｔｅｃｈｎｏ ✔️", "\u0301\ufe0f"):
+        label = safe_label(name)
+        assert label == unicodedata.normalize("NFC", label)
+        assert not any("\ufe00" <= ch <= "\ufe0f" or "\U000e0100" <= ch <= "\U000e01ef" for ch in label), repr(label)
+        assert not label or unicodedata.category(label[0])[0] in "LN", repr(label)
+        if label:
+            assert check_label(label) == label
+    assert safe_label("İstanbul").startswith("i") and safe_label("İstanbul").endswith("stanbul")
 
 
 def test_long_names_are_cut_in_bytes_never_inside_a_character():
@@ -325,7 +436,8 @@ def test_long_names_are_cut_in_bytes_never_inside_a_character():
     assert safe_label("テクノ" * 60) == ("テクノ" * 60)[:33]  # 3 bytes each: 99 of 100
 
 
-@pytest.mark.parametrize("bad", ["a/b", "..", ".hidden", "-x", "nul", "Con.csv", "x" * 101, "a b", "tab\t", "end."])
+@pytest.mark.parametrize("bad", ["a/b", "..", ".hidden", "-x", "nul", "Con.csv", "x" * 101, "a b", "tab\t", "end.",
+                                 "\u0301x", "techno\ufe0f", "\ufe0ftechno", "a-\u0301b"])
 def test_bad_labels_are_refused(bad):
     with pytest.raises(SpotidanceError, match="--label"):
         check_label(bad)

@@ -302,7 +302,8 @@ class SpotifySource:
         Raises
         ------
         ArtistsRefused
-            When Spotify refuses the call (403, or 400/404 where the batch call was removed),
+            When Spotify refuses the call (403, or 400/404/410 where the batch call was removed; a 401
+            is an expired or refused token, raised as :class:`SpotifyRefused` like any other call),
             now and on every later call of this run (no request is sent again).
         """
         if self.artists_refused:
@@ -310,7 +311,7 @@ class SpotifySource:
         try:
             body = self._call("artist genres", self.client._get, "artists", ids=",".join(ids))
         except SpotifyRefused as exc:
-            if exc.status in (400, 401, 403, 404, 410):
+            if exc.status in (400, 403, 404, 410):  # a 401 (token) is not a refusal of /artists: _call explains it
                 with self._lock:
                     self.artists_refused = exc.status
                 raise ArtistsRefused(exc.status) from None

@@ -81,6 +81,8 @@ class Playlist:
     owner: str
     rows: list[tuple[str, object]] = field(default_factory=list)
     collaborators: tuple[str, ...] = ()
+    #: The ``added_at`` of its items (Spotify sends ``1970-01-01T00:00:00Z`` when it does not know).
+    added_at: str = "2026-01-02T03:04:05Z"
 
     @property
     def tracks(self) -> list[Track]:

@@ -200,8 +200,8 @@ class FakeServices:
             obj["preview_url"] = None
         return obj
 
-    def row_object(self, kind: str, obj: object, key: str) -> dict:
-        row: dict[str, Any] = {"added_at": "2026-01-02T03:04:05Z", "added_by": {"id": "fakeuser"}, "is_local": False}
+    def row_object(self, kind: str, obj: object, key: str, *, added_at: str = "2026-01-02T03:04:05Z") -> dict:
+        row: dict[str, Any] = {"added_at": added_at, "added_by": {"id": "fakeuser"}, "is_local": False}
         if kind == "track":
             row[key] = self.track_object(obj)  # type: ignore[arg-type]
         elif kind == "null":
@@ -419,7 +419,7 @@ def _handler(fake: FakeServices):
             if not 1 <= limit <= cap:
                 return self._send(400, {"error": {"status": 400, "message": "Invalid limit"}})
             key = "item" if which == "items" else "track"
-            rows = [fake.row_object(kind, obj, key) for kind, obj in pl.rows[offset : offset + limit]]
+            rows = [fake.row_object(kind, obj, key, added_at=pl.added_at) for kind, obj in pl.rows[offset : offset + limit]]
             base = f"{fake.base_url}/spotify/v1/playlists/{pid}/{which}"
             nxt = f"{base}?offset={offset + limit}&limit={limit}" if offset + limit < len(pl.rows) else None
             prev = f"{base}?offset={max(0, offset - limit)}&limit={limit}" if offset else None

@@ -184,7 +184,10 @@ def load_tabular_bundle(path: str | os.PathLike) -> TabularModel:
             arrays = {name: npz[name] for name in npz.files}
     except (ValueError, OSError, EOFError) as exc:
         raise SpotidanceError(f"{model_file}: unreadable ({' '.join(str(exc).split())[:160]}); {_HINT}") from None
-    model = TabularModel.from_arrays(arrays, manifest.get("model"), what=str(root))
+    spec = manifest.get("model")
+    if isinstance(spec, dict) and bundle_version_for(spec) > version:
+        raise SpotidanceError(f"{root / MANIFEST}: bundle version {version} cannot hold the members it lists; {_HINT}")
+    model = TabularModel.from_arrays(arrays, spec, what=str(root))
     card = manifest.get("card")
     model.card = dict(card) if isinstance(card, dict) else {}
     model.card["bundle"] = str(root)

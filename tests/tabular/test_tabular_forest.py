@@ -97,7 +97,7 @@ def test_a_model_without_forest_is_still_written_as_version_1(tmp_path):
     assert load_tabular_bundle(out).forest is None
 
 
-def test_a_newer_bundle_version_is_refused_in_one_line(trained, tmp_path):
+def test_a_newer_or_too_old_bundle_version_is_refused_in_one_line(trained, tmp_path):
     import shutil
 
     _, out = trained
@@ -107,6 +107,10 @@ def test_a_newer_bundle_version_is_refused_in_one_line(trained, tmp_path):
     manifest["bundle_version"] = 3
     (copy / "bundle.json").write_text(json.dumps(manifest))
     with pytest.raises(SpotidanceError, match="newer spotidance"):
+        load_tabular_bundle(copy)
+    manifest["bundle_version"] = 1  # a forest in a version-1 bundle: written by no spotidance
+    (copy / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(SpotidanceError, match="version 1 cannot hold the members it lists"):
         load_tabular_bundle(copy)
 
 

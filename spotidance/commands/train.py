@@ -16,6 +16,7 @@ from spotidance.core.summary import to_json
 from spotidance.core.tables import format_table
 from spotidance.model.architectures import MODEL_NAMES, POOLING_CHOICES
 from spotidance.model.train import TrainingInterrupted, train
+from spotidance.tabular.recipes import DEFAULT_RECIPE, RECIPES
 from spotidance.tabular.train import train_tabular
 
 #: ``--model`` value of the tabular recipe (gradient-boosted trees and friends on a feature table).
@@ -27,7 +28,7 @@ MAX_SEED = 2**32 - 1
 
 @click.command("train", cls=SectionedCommand, sections={
     "Input": ["label_column", "labels"],
-    "Model": ["model_name", "pooling", "standardize", "bn_momentum"],
+    "Model": ["model_name", "recipe", "pooling", "standardize", "bn_momentum"],
     "Training": ["seed", "cv", "epochs", "batch_size", "learning_rate", "patience", "group_by_artist", "spec_augment", "class_weights"],
     "Output": ["out", "as_json"],
     "Run": ["quiet"],
@@ -36,6 +37,9 @@ MAX_SEED = 2**32 - 1
 @click.option("--model", "model_name", required=True, type=click.Choice([*MODEL_NAMES, TABULAR]),
               help="trees: a tabular model on a CSV of features; binary-1d / multiclass-2d: the seeds' CNNs on a "
                    "frame dataset (any number of labels).")
+@click.option("--recipe", type=click.Choice(list(RECIPES)), default=None,
+              help=f"[trees] The tabular recipe (docs/tabular.md) [default: {DEFAULT_RECIPE}; the shipped 23-subgenre "
+                   "model uses ensemble-mlp].")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=str), help="Model bundle folder (new, or an old bundle to replace).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
               help="Seed of the split (or folds), weights, shuffling and augmentation.")
@@ -62,7 +66,7 @@ MAX_SEED = 2**32 - 1
               help="Print the closing summary (bundle, metrics.json, headline scores) as one JSON document on stdout; "
                    "the tables go to stderr.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def command(data: str, model_name: str, out: str, seed: int, label_column: str, cv: int | None, labels: str | None,
+def command(data: str, model_name: str, recipe: str | None, out: str, seed: int, label_column: str, cv: int | None, labels: str | None,
             epochs: int | None, batch_size: int | None, learning_rate: float | None, patience: int | None,
             group_by_artist: bool, standardize: bool, pooling: str, spec_augment: bool, class_weights: bool,
             bn_momentum: float, as_json: bool, quiet: bool) -> None:
@@ -70,8 +74,8 @@ def command(data: str, model_name: str, out: str, seed: int, label_column: str, 
 
     With --model trees, DATA is a CSV of numeric features with a label column (--label-column):
     the Beatport 2016 table, `spotidance analyze` output, `collect` CSVs. The recipe is
-    gradient-boosted trees with engineered tempo features, in a soft vote with a kernel model
-    (docs/tabular.md). With --cv K it is scored by stratified K-fold cross-validation, any tuning
+    gradient-boosted trees with engineered tempo features, in a soft vote with extra trees, a kernel
+    and a linear model (--recipe picks another, such as ensemble-mlp; docs/tabular.md). With --cv K it is scored by stratified K-fold cross-validation, any tuning
     nested inside the training folds; without, on a 70/15/15 split. The final model is then fitted on
     all rows; the bundle (no pickle: JSON and a NumPy .npz) carries a model card and a novelty
     detector. metrics.json holds the scores (cv.accuracy_mean, ...).
@@ -84,15 +88,17 @@ def command(data: str, model_name: str, out: str, seed: int, label_column: str, 
     \b
     Examples:
       spotidance train features.csv --model trees --label-column class --cv 10 --out my-model
+      spotidance train features.csv --model trees --recipe ensemble-mlp --cv 10 -o my-23
       spotidance train frames --model binary-1d --out model
       spotidance train frames --model multiclass-2d --out model-2d --group-by-artist --seed 1
     """
     if model_name == TABULAR:
-        _train_tabular(data, out=out, seed=seed, label_column=label_column, cv=cv, labels=labels, quiet=quiet,
-                       as_json=as_json)
+        _train_tabular(data, out=out, seed=seed, label_column=label_column, cv=cv, labels=labels, recipe=recipe,
+                       quiet=quiet, as_json=as_json)
         return
-    if cv is not None or labels is not None:
-        raise SpotidanceError("--cv and --labels are options of --model trees; a CNN uses the 70/15/15 split of its dataset")
+    if cv is not None or labels is not None or recipe is not None:
+        raise SpotidanceError("--cv, --labels and --recipe are options of --model trees; a CNN uses the 70/15/15 split "
+                              "of its dataset")
     if Path(data).is_file():
         raise SpotidanceError(f"{data} is a file; --model {model_name} trains on a frame dataset folder "
                               "(spotidance prepare), --model trees on a CSV of features")
@@ -113,12 +119,13 @@ def command(data: str, model_name: str, out: str, seed: int, label_column: str, 
 
 
 def _train_tabular(data: str, *, out: str, seed: int, label_column: str, cv: int | None, labels: str | None,
-                   quiet: bool, as_json: bool = False) -> None:
+                   recipe: str | None = None, quiet: bool, as_json: bool = False) -> None:
     keep = [s.strip() for s in labels.split(",") if s.strip()] if labels else None
     say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = train_tabular(data, label_column=label_column, labels=keep, cv=cv, seed=seed, out=out, progress=say)
+        result = train_tabular(data, label_column=label_column, labels=keep, cv=cv, seed=seed, out=out, progress=say,
+                               recipe=recipe)
     for w in caught:
         click.echo(f"spotidance: warning: {w.message}", err=True)
     m = result.metrics

@@ -3,9 +3,10 @@
 It belongs to the same family as the CNN bundle (``docs/bundle.md``): the same ``format``
 (``spotidance-model``), told apart by ``"kind": "tabular"`` in ``bundle.json`` (a CNN bundle has
 no ``kind``, read as ``"cnn"``). Tabular ``bundle_version`` 1: members ``gbt``, ``kernel``,
-``linear``; version 2 adds the ``forest`` member (extra trees), and a model without it is still
-written as version 1 so older readers keep reading it (they refuse a version 2 bundle with "written by
-a newer spotidance"). Layout::
+``linear``; version 2 adds the ``forest`` member (extra trees), version 3 the ``mlp`` member (a
+perceptron on quantile-normalised features). A bundle is written with the lowest version that holds
+its members, so older readers keep reading what they can (they refuse a newer bundle with "written
+by a newer spotidance"). Layout::
 
     MODEL_DIR/
       bundle.json    format, bundle_version, kind, model_name (the recipe), labels,
@@ -50,8 +51,9 @@ from spotidance.tabular.model import TabularModel
 
 BUNDLE_FORMAT = "spotidance-model"
 #: The newest tabular bundle version this reader takes. Version 2 added the ``forest`` member
-#: (extra trees); a bundle without it is still written as version 1, so older spotidance reads it.
-BUNDLE_VERSION = 2
+#: (extra trees), version 3 the ``mlp`` member; a bundle is written with the lowest version that
+#: holds its members, so older spotidance reads what it can.
+BUNDLE_VERSION = 3
 KIND = "tabular"
 MANIFEST = "bundle.json"
 MODEL_FILE = "model.npz"
@@ -126,7 +128,10 @@ def save_tabular_bundle(out_dir: str | os.PathLike, *, model: TabularModel, metr
 
 def bundle_version_for(spec: dict[str, Any]) -> int:
     """The lowest bundle version that can hold a model description (``to_arrays()[1]``)."""
-    return 2 if "forest" in spec.get("components", []) else 1
+    components = spec.get("components", [])
+    if "mlp" in components:
+        return 3
+    return 2 if "forest" in components else 1
 
 
 def load_tabular_bundle(path: str | os.PathLike) -> TabularModel:

@@ -31,6 +31,12 @@ Components (any of them may be absent, the ensemble is their weighted soft vote)
     normalisation is folded into ``coef``), softmax.
 ``linear``
     multinomial logistic regression on the standardised, clipped features.
+``mlp``
+    a multi-layer perceptron (ReLU hidden layers, softmax or logistic output; scikit-learn's
+    ``MLPClassifier`` weights) on *quantile-normalised* features: each column is mapped through
+    the piecewise-linear function from its training quantiles ``quantiles[:, j]`` to the normal
+    scores ``references`` (values outside the training range go to the end points), averaged
+    over ties as scikit-learn's ``QuantileTransformer`` does (bundle version 3).
 ``novelty``
     Mahalanobis distance of the standardised raw features under a Ledoit-Wolf shrunk covariance;
     a row is *novel* when the distance exceeds ``threshold``, calibrated on out-of-fold distances
@@ -53,8 +59,10 @@ _MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = 0, 1, 2
 #: Rows predicted per chunk (bounds the ``rows x trees`` working arrays to a few MB).
 _CHUNK = 256
 _MAX_DEPTH = 64
+#: Most layers a stored perceptron may have.
+_MAX_LAYERS = 16
 #: Ensemble member names, in bundle order.
-COMPONENTS = ("gbt", "forest", "kernel", "linear")
+COMPONENTS = ("gbt", "forest", "kernel", "linear", "mlp")
 
 
 @dataclasses.dataclass
@@ -379,6 +387,60 @@ class Linear:
                 f"{prefix}coef": self.coef, f"{prefix}intercept": self.intercept}
 
 
+def quantile_normal(X: np.ndarray, quantiles: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """Map each column of ``X`` through its quantiles onto the normal ``references``.
+
+    The map is the piecewise-linear interpolation from ``quantiles[:, j]`` (ascending) to
+    ``references`` (ascending), averaged with the same interpolation read from the top (so a run of
+    equal quantiles maps to the middle of its references, as in scikit-learn's
+    ``QuantileTransformer``); values beyond the ends map to the end references.
+    """
+    X = np.asarray(X, np.float64)
+    out = np.empty_like(X)
+    r_down = -references[::-1]
+    for j in range(X.shape[1]):
+        q = quantiles[:, j]
+        x = X[:, j]
+        out[:, j] = 0.5 * (np.interp(x, q, references) - np.interp(-x, -q[::-1], r_down))
+    return out
+
+
+@dataclasses.dataclass
+class Mlp:
+    """Multi-layer perceptron on quantile-normalised features (see the module docstring)."""
+
+    quantiles: np.ndarray  # (n_quantiles, n_features), each column ascending
+    references: np.ndarray  # (n_quantiles,), ascending normal scores
+    layers: list[tuple[np.ndarray, np.ndarray]]  # (weights (n_in, n_out), bias (n_out,)) per layer
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        H = quantile_normal(X, self.quantiles, self.references)
+        for W, b in self.layers[:-1]:
+            H = np.maximum(H @ W + b, 0.0)
+        W, b = self.layers[-1]
+        raw = H @ W + b
+        if raw.shape[1] == 1:
+            p1 = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 0], -500, 500)))
+            return np.column_stack([1.0 - p1, p1])
+        return _softmax(raw)
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        out = {f"{prefix}quantiles": self.quantiles, f"{prefix}references": self.references}
+        for i, (W, b) in enumerate(self.layers):
+            out[f"{prefix}w{i}"] = W
+            out[f"{prefix}b{i}"] = b
+        return out
+
+    @classmethod
+    def from_sklearn(cls, mlp, *, quantiles: np.ndarray, references: np.ndarray) -> Mlp:
+        """From a fitted ``MLPClassifier`` (ReLU hidden layers) and the quantile map of its inputs."""
+        if mlp.activation != "relu":
+            raise SpotidanceError("only ReLU perceptrons can be stored")
+        layers = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in zip(mlp.coefs_, mlp.intercepts_)]
+        return cls(quantiles=np.asarray(quantiles, np.float64), references=np.asarray(references, np.float64),
+                   layers=layers)
+
+
 @dataclasses.dataclass
 class Novelty:
     """Mahalanobis novelty score on standardised raw features."""
@@ -412,8 +474,9 @@ class TabularModel:
         The raw input columns, matched by name in :meth:`predict_proba`.
     tempo_features : bool
         Whether the engineered tempo features are appended before the classifiers.
-    gbt, kernel, linear, forest : Trees or KernelLogit or Linear or Forest or None
-        The ensemble's members (``forest``: extra trees, since bundle version 2).
+    gbt, kernel, linear, forest, mlp : Trees or KernelLogit or Linear or Forest or Mlp or None
+        The ensemble's members (``forest``: extra trees, since bundle version 2; ``mlp``: the
+        perceptron, since bundle version 3).
     weights : dict
         Component name -> weight in the soft vote (normalised to sum 1 over present members).
     novelty : Novelty or None
@@ -431,6 +494,7 @@ class TabularModel:
     novelty: Novelty | None = None
     card: dict[str, Any] = dataclasses.field(default_factory=dict)
     forest: Forest | None = None
+    mlp: Mlp | None = None
 
     @property
     def model_feature_names(self) -> list[str]:
@@ -499,9 +563,9 @@ class TabularModel:
         return sum((weights.get(name, 0.0) / total) * comp.predict_proba(D) for name, comp in members.items())
 
     def members(self) -> dict[str, Any]:
-        """The present ensemble members by name (``gbt``, ``forest``, ``kernel``, ``linear``)."""
+        """The present ensemble members by name (``gbt``, ``forest``, ``kernel``, ``linear``, ``mlp``)."""
         return {name: comp for name, comp in (("gbt", self.gbt), ("forest", self.forest), ("kernel", self.kernel),
-                                              ("linear", self.linear)) if comp is not None}
+                                              ("linear", self.linear), ("mlp", self.mlp)) if comp is not None}
 
     def novelty_score(self, data: Any) -> np.ndarray:
         """Mahalanobis distance of each row from the training data (NaN without a novelty model)."""
@@ -557,6 +621,11 @@ class TabularModel:
             arrays.update(self.linear.arrays("linear."))
             spec["components"].append("linear")
             spec["linear"] = {"clip": self.linear.clip}
+        if self.mlp is not None:
+            arrays.update(self.mlp.arrays("mlp."))
+            spec["components"].append("mlp")
+            spec["mlp"] = {"n_layers": len(self.mlp.layers), "n_quantiles": int(self.mlp.quantiles.shape[0]),
+                           "hidden": [int(W.shape[1]) for W, _ in self.mlp.layers[:-1]]}
         if self.novelty is not None:
             arrays.update(self.novelty.arrays("novelty."))
             spec["novelty"] = {"threshold": float(self.novelty.threshold), "measure": "mahalanobis-ledoit-wolf"}
@@ -703,6 +772,27 @@ class TabularModel:
             if coef.shape != (n_in, n_out) or intercept.shape != (n_out,):
                 raise bad("linear array shapes")
             linear = Linear(mean=mean, scale=scale, clip=float(clip), coef=coef, intercept=intercept)
+        mlp = None
+        if "mlp" in components:
+            m = spec.get("mlp") or {}
+            n_layers = m.get("n_layers")
+            if not isinstance(n_layers, int) or isinstance(n_layers, bool) or not 1 <= n_layers <= _MAX_LAYERS:
+                raise bad("mlp n_layers out of range")
+            quantiles, references = arr("mlp.quantiles", "f", 2), arr("mlp.references", "f", 1)
+            if quantiles.shape[1:] != (n_in,) or references.shape != (quantiles.shape[0],) or len(references) < 2:
+                raise bad("mlp quantile array shapes")
+            if (np.diff(quantiles, axis=0) < 0).any() or (np.diff(references) < 0).any():
+                raise bad("mlp quantiles are not ascending")
+            layers, width = [], n_in
+            for i in range(n_layers):
+                W, b = arr(f"mlp.w{i}", "f", 2), arr(f"mlp.b{i}", "f", 1)
+                if W.shape[0] != width or b.shape != (W.shape[1],) or W.shape[1] == 0:
+                    raise bad(f"mlp layer {i} shapes")
+                layers.append((W.astype(np.float64), b.astype(np.float64)))
+                width = W.shape[1]
+            if width not in ((1,) if n_classes == 2 else ()) + (n_classes,):
+                raise bad("mlp outputs do not match the labels")
+            mlp = Mlp(quantiles=quantiles.astype(np.float64), references=references.astype(np.float64), layers=layers)
         if spec.get("novelty") is not None:
             nv = spec["novelty"]
             thr = nv.get("threshold") if isinstance(nv, dict) else None
@@ -714,7 +804,7 @@ class TabularModel:
                 raise bad("novelty array shapes")
             novelty = Novelty(mean=mean, scale=scale, location=loc, precision=prec, threshold=float(thr))
         return cls(labels=list(labels), feature_columns=list(columns), tempo_features=tempo,
-                   gbt=gbt, kernel=kernel, linear=linear, forest=forest,
+                   gbt=gbt, kernel=kernel, linear=linear, forest=forest, mlp=mlp,
                    weights={k: float(v) for k, v in weights.items()}, novelty=novelty)
 
 

@@ -26,9 +26,11 @@ from spotidance.tabular.model import (
     Forest,
     KernelLogit,
     Linear,
+    Mlp,
     Novelty,
     TabularModel,
     Trees,
+    quantile_normal,
 )
 
 #: Depth bound of the extra trees (the bundle reader refuses deeper trees than 64 levels).
@@ -65,6 +67,10 @@ class Recipe:
         Use extra trees (scikit-learn ``ExtraTreesClassifier`` without bootstrap:
         ``forest_trees`` trees, ``forest_min_leaf`` rows per leaf at least, ``forest_max_features``
         features tried per split).
+    mlp : bool
+        Use a multi-layer perceptron (scikit-learn ``MLPClassifier``, ReLU, Adam, ``mlp_hidden``
+        units per hidden layer, L2 penalty ``mlp_alpha``, at most ``mlp_max_iter`` epochs) on
+        features mapped to normal scores through ``mlp_quantiles`` training quantiles per column.
     weights : tuple of float
         Candidate weights of the boosted trees in the soft vote; the other members share the rest
         equally (with several candidates the tuner picks one by inner-validation log loss).
@@ -100,17 +106,24 @@ class Recipe:
     forest_trees: int = 300
     forest_min_leaf: int = 2
     forest_max_features: str = "sqrt"
+    mlp: bool = False
+    mlp_hidden: tuple = (256, 128)
+    mlp_alpha: float = 3.0
+    mlp_max_iter: int = 400
+    mlp_quantiles: int = 200
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["lgb_params"] = dict(self.lgb_params)
         d["weights"] = list(self.weights)
+        d["mlp_hidden"] = list(self.mlp_hidden)
         return d
 
 
 RECIPES: dict[str, Recipe] = {
     "ensemble": Recipe("ensemble", forest=True, weights=(0.4,)),
     "ensemble-v1": Recipe("ensemble-v1"),
+    "ensemble-mlp": Recipe("ensemble-mlp", kernel=False, forest=True, mlp=True, weights=(0.4,)),
     "gbt+forest": Recipe("gbt+forest", kernel=False, linear=False, forest=True, weights=(0.5,)),
     "gbt": Recipe("gbt", kernel=False, linear=False, weights=(1.0,)),
     "gbt-raw": Recipe("gbt-raw", tempo_features=False, kernel=False, linear=False, weights=(1.0,)),
@@ -196,6 +209,8 @@ def _tune(X, y, rows, *, columns, n_classes, recipe, seed, holdout):
         probs["kernel"] = _fit_kernel(D[tr], y[tr], n_classes=n_classes, recipe=recipe, seed=seed).predict_proba(D[va])
     if recipe.linear:
         probs["linear"] = _fit_linear(D[tr], y[tr], n_classes=n_classes, recipe=recipe).predict_proba(D[va])
+    if recipe.mlp:
+        probs["mlp"] = _fit_mlp(D[tr], y[tr], n_classes=n_classes, recipe=recipe, seed=seed).predict_proba(D[va])
     best_w, best_loss = result["weight"], np.inf
     for w in recipe.weights:
         weights = blend_weights(recipe, w)
@@ -210,7 +225,8 @@ def _tune(X, y, rows, *, columns, n_classes, recipe, seed, holdout):
 
 def blend_weights(recipe: Recipe, gbt_weight: float) -> dict[str, float]:
     """Soft-vote weights of the recipe's members for a given weight of the trees."""
-    others = [name for name, on in (("forest", recipe.forest), ("kernel", recipe.kernel), ("linear", recipe.linear)) if on]
+    others = [name for name, on in (("forest", recipe.forest), ("kernel", recipe.kernel), ("linear", recipe.linear),
+                                    ("mlp", recipe.mlp)) if on]
     if not recipe.gbt:
         return {name: 1.0 / len(others) for name in others}
     if not others:
@@ -233,7 +249,7 @@ def fit_recipe(X: np.ndarray, y: np.ndarray, rows: np.ndarray, *, columns: list[
     if tuned is None:
         tuned = tune_recipe(X, y, rows, columns=columns, n_classes=n_classes, recipe=recipe, seed=seed)
     D = design(X, columns, recipe)
-    gbt = kernel = linear = forest = None
+    gbt = kernel = linear = forest = mlp = None
     with _single_thread():
         if recipe.gbt:
             # the final fit sees 1 / (1 - inner_fraction) times the rows the rounds were chosen on
@@ -244,8 +260,10 @@ def fit_recipe(X: np.ndarray, y: np.ndarray, rows: np.ndarray, *, columns: list[
         if recipe.kernel:
             kernel = _fit_kernel(D[rows], y[rows], n_classes=n_classes, recipe=recipe, seed=seed)
         linear = _fit_linear(D[rows], y[rows], n_classes=n_classes, recipe=recipe) if recipe.linear else None
+        if recipe.mlp:
+            mlp = _fit_mlp(D[rows], y[rows], n_classes=n_classes, recipe=recipe, seed=seed)
     model = TabularModel(labels=list(labels), feature_columns=list(columns), tempo_features=recipe.tempo_features,
-                         gbt=gbt, kernel=kernel, linear=linear, forest=forest,
+                         gbt=gbt, kernel=kernel, linear=linear, forest=forest, mlp=mlp,
                          weights=blend_weights(recipe, float(tuned["weight"])))
     return model, tuned
 
@@ -388,3 +406,40 @@ def _fit_linear(X, y, *, n_classes: int, recipe: Recipe) -> Linear:
         raise SpotidanceError("every class needs rows in each training part; use fewer CV folds")
     return Linear(mean=mean, scale=scale, clip=float(recipe.clip), coef=np.asarray(lr.coef_.T, np.float64),
                   intercept=np.asarray(lr.intercept_, np.float64))
+
+
+def fit_quantiles(X: np.ndarray, n_quantiles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training quantiles of each column and the normal scores they map to.
+
+    Like scikit-learn's ``QuantileTransformer(output_distribution="normal")``: ``min(n_quantiles,
+    rows)`` evenly spaced quantiles per column (made non-decreasing), mapped to the standard normal
+    quantiles of the same probabilities, the end probabilities clipped to 1e-7 and 1 - 1e-7 (about
+    +-5.2). It differs only in interpolating between the normal scores rather than between the
+    probabilities, which matters in the outermost bins alone.
+    """
+    from scipy.special import ndtri
+
+    n = max(2, min(int(n_quantiles), X.shape[0]))
+    probs = np.linspace(0.0, 1.0, n)
+    quantiles = np.maximum.accumulate(np.percentile(X, probs * 100.0, axis=0), axis=0)
+    references = ndtri(np.clip(probs, 1e-7, 1.0 - 1e-7))
+    return quantiles, references
+
+
+def _fit_mlp(X, y, *, n_classes: int, recipe: Recipe, seed: int) -> Mlp:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    quantiles, references = fit_quantiles(X, recipe.mlp_quantiles)
+    Z = quantile_normal(X, quantiles, references)
+    net = MLPClassifier(hidden_layer_sizes=tuple(recipe.mlp_hidden), alpha=recipe.mlp_alpha,
+                        max_iter=recipe.mlp_max_iter, random_state=seed)
+    with warnings.catch_warnings():
+        # the epoch cap is part of the recipe (it acts as early stopping), not a failure
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        net.fit(Z, y)
+    if len(net.classes_) != n_classes:
+        raise SpotidanceError("every class needs rows in each training part; use fewer CV folds")
+    return Mlp.from_sklearn(net, quantiles=quantiles, references=references)

@@ -57,3 +57,20 @@ def three_class_table(n_per_class: int = 30, seed: int = 0):
     frame["71-BPMessentia"] = frame["69-BPM"] / np.where(y == 0, 2, 1)
     frame["class"] = np.array(["BigRoom", "DrumAndBass", "Techno"])[y]
     return frame
+
+
+def forbid_pickle(monkeypatch) -> None:
+    """Make every pickle (and joblib) loading entry point fail the test if it is called."""
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle/joblib used while loading a tabular bundle")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    try:
+        import joblib
+    except ImportError:
+        return
+    monkeypatch.setattr(joblib, "load", refuse)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ from spotidance.tabular import load_tabular_bundle
 from spotidance.tabular.model import KernelLogit, TabularModel, Trees
 from spotidance.tabular.recipes import Recipe
 from spotidance.tabular.train import train_tabular
+from tests.helpers.tabular import forbid_pickle
 from tests.helpers.tabular import three_class_table as table
 
 FAST = Recipe("ensemble", max_rounds=40, early_stopping=10, kernel_components=30)
@@ -30,18 +30,7 @@ def trained(tmp_path_factory):
 def test_round_trip_reproduces_predictions_without_pickle(trained, monkeypatch):
     result, out = trained
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("pickle/joblib used while loading a tabular bundle")
-
-    monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "loads", refuse)
-    monkeypatch.setattr(pickle, "Unpickler", refuse)
-    try:
-        import joblib
-
-        monkeypatch.setattr(joblib, "load", refuse)
-    except ImportError:
-        pass
+    forbid_pickle(monkeypatch)
     loaded = load_tabular_bundle(out)
     fresh = table(seed=4)
     np.testing.assert_allclose(loaded.predict_proba(fresh), result.model.predict_proba(fresh), rtol=0, atol=1e-12)

@@ -4,16 +4,17 @@ round trip, validation of its arrays, and the bundle version it is written with.
 from __future__ import annotations
 
 import json
-import pickle
 
 import numpy as np
 import pytest
 
 from spotidance.core.errors import SpotidanceError
 from spotidance.tabular import load_tabular_bundle
+from spotidance.tabular.bundle import BUNDLE_VERSION
 from spotidance.tabular.model import Forest, TabularModel
 from spotidance.tabular.recipes import Recipe
 from spotidance.tabular.train import train_tabular
+from tests.helpers.tabular import forbid_pickle
 from tests.helpers.tabular import three_class_table as table
 
 FAST_FOREST = Recipe("ensemble", max_rounds=40, early_stopping=10, kernel_components=30, forest=True,
@@ -58,12 +59,7 @@ def test_bootstrap_forest_is_refused():
 def test_forest_recipe_round_trip_without_pickle_and_version_2(trained, monkeypatch):
     result, out = trained
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("pickle used while loading a tabular bundle")
-
-    monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "loads", refuse)
-    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    forbid_pickle(monkeypatch)
     loaded = load_tabular_bundle(out)
     assert loaded.forest is not None and set(loaded.members()) == {"gbt", "forest", "kernel", "linear"}
     fresh = table(seed=5)
@@ -104,7 +100,7 @@ def test_a_newer_or_too_old_bundle_version_is_refused_in_one_line(trained, tmp_p
     copy = tmp_path / "newer"
     shutil.copytree(out, copy)
     manifest = json.loads((copy / "bundle.json").read_text())
-    manifest["bundle_version"] = 3
+    manifest["bundle_version"] = BUNDLE_VERSION + 1
     (copy / "bundle.json").write_text(json.dumps(manifest))
     with pytest.raises(SpotidanceError, match="newer spotidance"):
         load_tabular_bundle(copy)

@@ -5,8 +5,8 @@ Usage::
     .venv/bin/python tools/train_shipped_models.py [--table PATH] [--out DIR] [--cv 10] [--only NAME]
 
 Writes ``spotidance/tabular/shipped/<name>/`` (one tabular bundle each): the model is fitted on
-all rows of its classes; its ``metrics.json`` holds the 10-fold stratified CV figures of the same
-recipe (seed 0), and its card says where the data came from. The table is
+all rows of its classes with its recipe (``spotidance.tabular.shipped.SHIPPED_RECIPES``); its
+``metrics.json`` holds the 10-fold stratified CV figures of the same recipe (seed 0), and its card says where the data came from. The table is
 ``../shared/data/beatport-features-2016/features.csv`` next to the checkout by default.
 """
 
@@ -72,6 +72,7 @@ def main(argv=None) -> int:
 
     import pandas as pd
 
+    from spotidance.tabular.shipped import SHIPPED_RECIPES
     from spotidance.tabular.train import train_tabular
 
     if not args.table.is_file():
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             result = train_tabular(data, label_column=label_column, cv=args.cv, seed=args.seed,
-                                   out=args.out / name, card=card)
+                                   recipe=SHIPPED_RECIPES[name], out=args.out / name, card=card)
         cv = result.metrics["cv"]
         size = sum(p.stat().st_size for p in (args.out / name).iterdir())
         print(f"{name}: {cv['k']}-fold CV accuracy {100 * cv['accuracy_mean']:.2f} % +- {100 * cv['accuracy_std']:.2f}, "

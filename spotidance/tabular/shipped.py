@@ -13,6 +13,17 @@ from spotidance.tabular.bundle import load_tabular_bundle
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 
+#: The recipe each shipped model is trained with (``tools/train_shipped_models.py``) and scored
+#: with (``benchmarks/bench_beatport.py``). The 23-subgenre model adds the perceptron member
+#: (``ensemble-mlp``: +0.6 points on the development fold seeds 0-4); on the three classes that
+#: member cost 0.5 points on the same seeds, so the three-class and binary models keep ``ensemble``
+#: (see ``docs/tabular.md``).
+SHIPPED_RECIPES = {
+    "beatport2016-3": "ensemble",
+    "beatport2016-23": "ensemble-mlp",
+    "beatport2016-techno-edm": "ensemble",
+}
+
 
 def shipped_models() -> list[str]:
     """Names of the shipped models present in this installation (sorted)."""

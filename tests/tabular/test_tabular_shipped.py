@@ -41,6 +41,16 @@ def test_shipped_model_loads_and_predicts_on_rows_of_its_columns(name):
     assert "licence" in card["data"]
 
 
+def test_each_shipped_model_was_trained_with_its_listed_recipe():
+    from spotidance.tabular.shipped import SHIPPED_RECIPES
+
+    assert sorted(SHIPPED_RECIPES) == NAMES
+    for name in NAMES:
+        manifest = json.loads((shipped_path(name) / "bundle.json").read_text())
+        assert manifest["card"]["recipe"]["name"] == SHIPPED_RECIPES[name] == manifest["model_name"]
+    assert "mlp" in load_shipped("beatport2016-23").members()
+
+
 def test_shipped_labels():
     assert load_shipped("beatport2016-3").labels == ["BigRoom", "DrumAndBass", "Techno"]
     assert len(load_shipped("beatport2016-23").labels) == 23

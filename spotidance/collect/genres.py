@@ -2,8 +2,10 @@
 
 Asked 50 artists per request, each artist once per table: the answers are kept in the state
 (``artist_genres``: artist id -> genres), so another playlist of the label, or a rerun, asks nothing
-again. Spotify marks the field deprecated (spec 2026.5.31) and may answer without it, or refuse the
-batch call (403/404): the cells then stay empty and the closing summary says why. Deezer playlists
+again. Spotify marks the batch call and the field deprecated (spec 2026.5.31): it may answer
+without the field, or refuse the batch call (403, or 400/404/410 once removed). Then each artist is
+asked on its own (``GET /artists/{id}``); if that is refused too, the cells stay empty. The closing
+summary says which happened. Deezer playlists
 give no genres (only ``GET /album/{id}`` has them, one request per album), so their cells stay empty.
 """
 
@@ -33,12 +35,15 @@ def fetch_genres(ctx: RunContext, selected: list[str]) -> None:
             found = spotify.artist_genres(batch)
         except ArtistsRefused as exc:
             ctx.notes.append(f"artist genres: Spotify refuses GET /artists to this app (HTTP {exc.args[0]}); artist_genres left empty")
-            return
+            break
         answered = {aid: join_list(genres or []) for aid, genres in found.items()}
         absent += sum(1 for genres in found.values() if genres is None)
         store.set_state("artist_genres", answered, merge=True)
         known.update(answered)
         _fill(ctx, selected, answered)
+    if spotify.artists_batch_refused:
+        ctx.notes.append(f"artist genres: Spotify refuses the batch GET /artists to this app (HTTP "
+                         f"{spotify.artists_batch_refused}); each artist was asked on its own (GET /artists/{{id}})")
     if absent:
         ctx.notes.append(f"artist genres: Spotify's answer had no genres field for {absent} artists (deprecated); left empty")
 

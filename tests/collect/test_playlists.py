@@ -193,16 +193,39 @@ def test_no_genres_from_a_2026_app_are_left_empty_with_a_note(fake_services, tmp
     assert len(fake.requests("spotify", "/artists")) == 1
 
 
-def test_a_refused_artists_call_is_asked_once_per_run(fake_services, tmp_path):
+@pytest.mark.parametrize("single_status", [403, 404])
+def test_refused_artists_calls_are_asked_once_per_run(fake_services, tmp_path, single_status):
     fake = fake_services("legacy", n_tracks=30)
     two_playlists(fake)
     fake.artists_status = 403
+    fake.artist_status = single_status  # a 404 before any artist was found: the call itself is missing
     summary = collect([PLAYLIST_ID, OTHER_ID], out=tmp_path, label="t", features="none", previews=False)
-    assert len(fake.requests("spotify", "/artists")) == 1
+    asked = fake.requests("spotify", "/artists")
+    assert len(asked) == 2 and "ids" in asked[0].query and "ids" not in asked[1].query  # the batch, then one artist
     assert {r["artist_genres"] for r in read_rows(tmp_path / "t.csv")} == {""}
     assert [n for n in summary.notes if "refuses GET /artists" in n] == [
-        "artist genres: Spotify refuses GET /artists to this app (HTTP 403); artist_genres left empty"
+        f"artist genres: Spotify refuses GET /artists to this app (HTTP {single_status}); artist_genres left empty"
     ]
+
+
+def test_a_removed_batch_artists_call_falls_back_to_one_artist_at_a_time(fake_services, tmp_path):
+    fake = fake_services("legacy", n_tracks=30)
+    collect(PLAYLIST_ID, out=tmp_path / "batch", label="t", features="none", previews=False)
+    expected = {r["track_id"]: r["artist_genres"] for r in read_rows(tmp_path / "batch" / "t.csv")}
+    assert any(expected.values())
+    fake.artists_status = 404
+    before = len(fake.log)
+    summary = collect(PLAYLIST_ID, out=tmp_path / "single", label="t", features="none", previews=False)
+    rows = read_rows(tmp_path / "single" / "t.csv")
+    assert {r["track_id"]: r["artist_genres"] for r in rows} == expected
+    asked = [e for e in fake.log[before:] if "/artists" in e.path]
+    artists = {r["artist_id"] for r in rows}
+    assert len(asked) == 1 + len(artists) and {e.path.rsplit("/", 1)[1] for e in asked[1:]} == artists
+    assert any("refuses the batch GET /artists to this app (HTTP 404); each artist was asked on its own" in n
+               for n in summary.notes)
+    before = len(fake.log)
+    collect(PLAYLIST_ID, out=tmp_path / "single", label="t", features="none", previews=False)
+    assert [e for e in fake.log[before:] if "/artists" in e.path] == []  # known: not asked again
 
 
 def test_a_401_from_artists_is_a_token_error_not_a_refusal_for_the_run(fake_services, tmp_path, capsys):

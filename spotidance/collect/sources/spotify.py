@@ -201,8 +201,15 @@ class SpotifySource:
         self.market = market
         self.client, self.user = make_client(session)
         self.features_forbidden = False
-        #: The HTTP status with which Spotify refused ``GET /artists`` (0: not refused).
+        #: The HTTP status with which Spotify refused artists altogether (0: not refused).
         self.artists_refused = 0
+        #: The HTTP status with which Spotify refused the batch ``GET /artists?ids=`` (0: not refused).
+        self.artists_batch_refused = 0
+        #: Single-artist requests sent after the batch call was refused.
+        self.artists_one_by_one = 0
+        #: Whether a single-artist request has been answered (after that a 404 is an unknown artist,
+        #: before it the call itself is taken as missing).
+        self.artists_one_found = False
         self._lock = threading.Lock()
 
     # -- errors -----------------------------------------------------------------------------
@@ -293,35 +300,67 @@ class SpotifySource:
 
 
     def artist_genres(self, ids: list[str]) -> dict[str, list[str] | None]:
-        """Genres of up to :data:`ARTISTS_BATCH` artists (``GET /artists?ids=``).
+        """Genres of up to :data:`ARTISTS_BATCH` artists (``GET /artists?ids=``, else one by one).
 
         An artist Spotify answered for maps to its genres, or to ``None`` when the answer has no
         ``genres`` field (deprecated in the 2026 API: apps may get artists without it). Unknown
         ids are absent.
 
+        When Spotify refuses the batch call (403, or 400/404/410 where it was removed), every
+        artist is asked on its own (``GET /artists/{id}``, which the 2026 spec keeps), for this
+        and every later call of the run; :attr:`artists_batch_refused` holds the batch call's
+        status and :attr:`artists_one_by_one` counts those requests.
+
         Raises
         ------
         ArtistsRefused
-            When Spotify refuses the call (403, or 400/404/410 where the batch call was removed; a 401
-            is an expired or refused token, raised as :class:`SpotifyRefused` like any other call),
-            now and on every later call of this run (no request is sent again).
+            When Spotify refuses the single-artist call too (400, 403 or 410, or 404 before any
+            artist was found: the artist ids come from the playlist, so a 404 then means the call
+            is missing; after one was found, a 404 is an unknown artist), now and on every later
+            call of this run (no request is sent again). A 401 is
+            an expired or refused token, raised as :class:`SpotifyRefused` like any other call.
         """
         if self.artists_refused:
             raise ArtistsRefused(self.artists_refused)
-        try:
-            body = self._call("artist genres", self.client._get, "artists", ids=",".join(ids))
-        except SpotifyRefused as exc:
-            if exc.status in (400, 403, 404, 410):  # a 401 (token) is not a refusal of /artists: _call explains it
+        if not self.artists_batch_refused:
+            try:
+                body = self._call("artist genres", self.client._get, "artists", ids=",".join(ids))
+            except SpotifyRefused as exc:
+                if exc.status not in (400, 403, 404, 410):  # a 401 (token) is not a refusal of /artists
+                    raise
                 with self._lock:
-                    self.artists_refused = exc.status
-                raise ArtistsRefused(exc.status) from None
-            raise
+                    self.artists_batch_refused = exc.status
+            else:
+                items = (body or {}).get("artists") or [] if isinstance(body, dict) else []
+                return {aid: genres for aid, genres in map(_artist_genres, items) if aid in ids}
         out: dict[str, list[str] | None] = {}
-        for item in (body or {}).get("artists") or [] if isinstance(body, dict) else []:
-            if isinstance(item, dict) and item.get("id") in ids:
-                genres = item.get("genres")
-                out[item["id"]] = [str(g) for g in genres if g] if isinstance(genres, list) else None
+        for aid in ids:
+            try:
+                body = self._call("artist genres", self.client._get, f"artists/{aid}")
+            except SpotifyRefused as exc:
+                if exc.status == 404 and self.artists_one_found:  # no such artist (the call itself works)
+                    continue
+                if exc.status in (400, 403, 404, 410):
+                    with self._lock:
+                        self.artists_refused = exc.status
+                    raise ArtistsRefused(exc.status) from None
+                raise
+            finally:
+                with self._lock:
+                    self.artists_one_by_one += 1
+            found, genres = _artist_genres(body)
+            if found == aid:
+                out[aid] = genres
+                self.artists_one_found = True
         return out
+
+
+def _artist_genres(item: Any) -> tuple[str | None, list[str] | None]:
+    """``(id, genres)`` of an artist object (``genres`` None when the field is absent)."""
+    if not isinstance(item, dict):
+        return None, None
+    genres = item.get("genres")
+    return item.get("id"), [str(g) for g in genres if g] if isinstance(genres, list) else None
 
 
 class ArtistsRefused(Exception):

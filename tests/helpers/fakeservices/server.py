@@ -104,6 +104,8 @@ class FakeServices:
         self.users = {"fakeuser": "Fake User"}
         #: Status of ``GET /artists`` (set 403 or 404 to play an app refused the batch call).
         self.artists_status = 200
+        #: Status of ``GET /artists/{id}`` (set 403 to play an app refused single artists too).
+        self.artist_status = 200
         self._lock = threading.Lock()
         self._by_isrc: dict[str, DeezerEntry] = {}
         self._deezer: dict[int, DeezerEntry] = {}
@@ -370,6 +372,8 @@ def _handler(fake: FakeServices):
                 return self._send(200, {"audio_features": out})
             if parts == ["artists"]:
                 return self._artists(query)
+            if len(parts) == 2 and parts[0] == "artists":
+                return self._artist(parts[1])
             if parts and parts[0] == "playlists" and len(parts) >= 2:
                 return self._playlist(parts[1], parts[2:], query, user)
             return self._send(404, {"error": {"status": 404, "message": "Service not found"}})
@@ -381,18 +385,26 @@ def _handler(fake: FakeServices):
             ids = [i for i in query.get("ids", "").split(",") if i]
             if not ids or len(ids) > 50:
                 return self._send(400, {"error": {"status": 400, "message": "Too many ids requested"}})
+            return self._send(200, {"artists": [self._artist_object(aid) for aid in ids]})
+
+        def _artist(self, aid):
+            """``GET /artists/{id}``: one artist, as in the batch answer (404 for an unknown id)."""
+            if fake.artist_status != 200:
+                return self._send(fake.artist_status, {"error": {"status": fake.artist_status, "message": "Forbidden"}})
+            artist = self._artist_object(aid)
+            if artist is None:
+                return self._send(404, {"error": {"status": 404, "message": "Resource not found"}})
+            return self._send(200, artist)
+
+        def _artist_object(self, aid):
             names = {t.artist_id: t.artist for t in fake._tracks.values()}
-            out = []
-            for aid in ids:
-                if aid not in names:
-                    out.append(None)
-                    continue
-                artist = {"id": aid, "name": names[aid], "type": "artist", "uri": f"spotify:artist:{aid}", "images": []}
-                if fake.mode == "legacy":
-                    artist.update({"genres": list(ARTIST_GENRES.get(names[aid], [])), "popularity": 40,
-                                   "followers": {"href": None, "total": 1000}})  # fmt: skip
-                out.append(artist)
-            return self._send(200, {"artists": out})
+            if aid not in names:
+                return None
+            artist = {"id": aid, "name": names[aid], "type": "artist", "uri": f"spotify:artist:{aid}", "images": []}
+            if fake.mode == "legacy":
+                artist.update({"genres": list(ARTIST_GENRES.get(names[aid], [])), "popularity": 40,
+                               "followers": {"href": None, "total": 1000}})  # fmt: skip
+            return artist
 
         def _playlist(self, pid, rest, query, user):
             pl = fake.playlists.get(pid)

@@ -123,13 +123,7 @@ SPOTIFY_PREVIEW_REASON = "Spotify preview: Spotify's terms forbid training model
 
 def _from_csv(file: Path) -> tuple[list[TrackSource], list[dict[str, str]]]:
     try:
-        if file.suffix.lower() == ".parquet":  # collect --format parquet
-            header, rows = read_table(file)
-        else:
-            with open(file, newline="", encoding="utf-8-sig") as fh:  # -sig: a UTF-8 BOM (Excel) is not part of a name
-                reader = csv.DictReader(fh)
-                rows = list(reader)
-                header = reader.fieldnames or []
+        header, rows = read_table(file)  # CSV (a UTF-8 BOM is not part of a name) or collect's Parquet
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SpotidanceError(f"{file}: unreadable CSV ({exc.__class__.__name__})") from None
     if not header:

@@ -166,9 +166,6 @@ def test_evaluate_plain_json_is_stdout_and_json_file_still_writes_a_file(tmp_pat
 
 
 def test_train_trees_json(tmp_path, capsys):
-    command = importlib.import_module("spotidance.commands.train").command
-    if "--json" not in [opt for p in command.params for opt in p.opts]:
-        pytest.skip("train has no --json yet (spotidance/commands/train.py is the lead's)")
     from tests.helpers.tabular import synthetic_table
 
     synthetic_table(rows=15).to_csv(tmp_path / "features.csv", index=False)

@@ -205,8 +205,6 @@ class SpotifySource:
         self.artists_refused = 0
         #: The HTTP status with which Spotify refused the batch ``GET /artists?ids=`` (0: not refused).
         self.artists_batch_refused = 0
-        #: Single-artist requests sent after the batch call was refused.
-        self.artists_one_by_one = 0
         #: Whether a single-artist request has been answered (after that a 404 is an unknown artist,
         #: before it the call itself is taken as missing).
         self.artists_one_found = False
@@ -309,7 +307,7 @@ class SpotifySource:
         When Spotify refuses the batch call (403, or 400/404/410 where it was removed), every
         artist is asked on its own (``GET /artists/{id}``, which the 2026 spec keeps), for this
         and every later call of the run; :attr:`artists_batch_refused` holds the batch call's
-        status and :attr:`artists_one_by_one` counts those requests.
+        status.
 
         Raises
         ------
@@ -317,8 +315,8 @@ class SpotifySource:
             When Spotify refuses the single-artist call too (400, 403 or 410, or 404 before any
             artist was found: the artist ids come from the playlist, so a 404 then means the call
             is missing; after one was found, a 404 is an unknown artist), now and on every later
-            call of this run (no request is sent again). A 401 is
-            an expired or refused token, raised as :class:`SpotifyRefused` like any other call.
+            call of this run (no request is sent again). A 401 is an expired or refused token,
+            raised as :class:`SpotifyRefused` like any other call.
         """
         if self.artists_refused:
             raise ArtistsRefused(self.artists_refused)
@@ -345,13 +343,11 @@ class SpotifySource:
                         self.artists_refused = exc.status
                     raise ArtistsRefused(exc.status) from None
                 raise
-            finally:
-                with self._lock:
-                    self.artists_one_by_one += 1
             found, genres = _artist_genres(body)
             if found == aid:
                 out[aid] = genres
-                self.artists_one_found = True
+                with self._lock:
+                    self.artists_one_found = True
         return out
 
 

@@ -74,3 +74,16 @@ def forbid_pickle(monkeypatch) -> None:
     except ImportError:
         return
     monkeypatch.setattr(joblib, "load", refuse)
+
+
+def edited_copy(bundle: Path, dest: Path, edit) -> Path:
+    """Copy a bundle folder to ``dest`` and apply ``edit(manifest)`` to its ``bundle.json``; returns ``dest``."""
+    import json
+    import shutil
+
+    if not dest.exists():
+        shutil.copytree(bundle, dest)
+    manifest = json.loads((dest / "bundle.json").read_text())
+    edit(manifest)
+    (dest / "bundle.json").write_text(json.dumps(manifest))
+    return dest

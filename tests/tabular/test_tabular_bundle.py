@@ -14,7 +14,7 @@ from spotidance.tabular import load_tabular_bundle
 from spotidance.tabular.model import KernelLogit, TabularModel, Trees
 from spotidance.tabular.recipes import Recipe
 from spotidance.tabular.train import train_tabular
-from tests.helpers.tabular import forbid_pickle
+from tests.helpers.tabular import edited_copy, forbid_pickle
 from tests.helpers.tabular import three_class_table as table
 
 FAST = Recipe("ensemble", max_rounds=40, early_stopping=10, kernel_components=30)
@@ -88,11 +88,7 @@ def test_damaged_or_foreign_bundles_are_refused(trained, tmp_path):
     with pytest.raises(SpotidanceError, match="cnn model bundle, not a tabular one"):
         load_tabular_bundle(cnn)
 
-    deep = tmp_path / "deep"
-    shutil.copytree(out, deep)
-    manifest = json.loads((deep / "bundle.json").read_text())
-    manifest["model"]["gbt"]["max_depth"] = 10**6
-    (deep / "bundle.json").write_text(json.dumps(manifest))
+    deep = edited_copy(out, tmp_path / "deep", lambda manifest: manifest["model"]["gbt"].update(max_depth=10**6))
     with pytest.raises(SpotidanceError, match="max_depth out of range"):
         load_tabular_bundle(deep)
 

@@ -14,7 +14,7 @@ from spotidance.tabular.bundle import BUNDLE_VERSION
 from spotidance.tabular.model import Forest, TabularModel
 from spotidance.tabular.recipes import Recipe
 from spotidance.tabular.train import train_tabular
-from tests.helpers.tabular import forbid_pickle
+from tests.helpers.tabular import edited_copy, forbid_pickle
 from tests.helpers.tabular import three_class_table as table
 
 FAST_FOREST = Recipe("ensemble", max_rounds=40, early_stopping=10, kernel_components=30, forest=True,
@@ -94,18 +94,12 @@ def test_a_model_without_forest_is_still_written_as_version_1(tmp_path):
 
 
 def test_a_newer_or_too_old_bundle_version_is_refused_in_one_line(trained, tmp_path):
-    import shutil
-
     _, out = trained
-    copy = tmp_path / "newer"
-    shutil.copytree(out, copy)
-    manifest = json.loads((copy / "bundle.json").read_text())
-    manifest["bundle_version"] = BUNDLE_VERSION + 1
-    (copy / "bundle.json").write_text(json.dumps(manifest))
+    copy = edited_copy(out, tmp_path / "newer", lambda manifest: manifest.update(bundle_version=BUNDLE_VERSION + 1))
     with pytest.raises(SpotidanceError, match="newer spotidance"):
         load_tabular_bundle(copy)
-    manifest["bundle_version"] = 1  # a forest in a version-1 bundle: written by no spotidance
-    (copy / "bundle.json").write_text(json.dumps(manifest))
+    # a forest in a version-1 bundle: written by no spotidance
+    edited_copy(out, copy, lambda manifest: manifest.update(bundle_version=1))
     with pytest.raises(SpotidanceError, match="version 1 cannot hold the members it lists"):
         load_tabular_bundle(copy)
 

@@ -13,7 +13,7 @@ from spotidance.tabular import load_tabular_bundle
 from spotidance.tabular.model import Mlp, TabularModel, quantile_normal
 from spotidance.tabular.recipes import Recipe, fit_quantiles
 from spotidance.tabular.train import train_tabular
-from tests.helpers.tabular import forbid_pickle
+from tests.helpers.tabular import edited_copy, forbid_pickle
 from tests.helpers.tabular import three_class_table as table
 
 FAST_MLP = Recipe("ensemble-mlp", max_rounds=40, early_stopping=10, kernel=False, forest=True, forest_trees=20,
@@ -95,14 +95,8 @@ def test_mlp_recipe_round_trip_without_pickle_and_version_3(trained, monkeypatch
 
 
 def test_a_version_2_manifest_listing_an_mlp_is_refused(trained, tmp_path):
-    import shutil
-
     _, out = trained
-    copy = tmp_path / "old"
-    shutil.copytree(out, copy)
-    manifest = json.loads((copy / "bundle.json").read_text())
-    manifest["bundle_version"] = 2
-    (copy / "bundle.json").write_text(json.dumps(manifest))
+    copy = edited_copy(out, tmp_path / "old", lambda manifest: manifest.update(bundle_version=2))
     with pytest.raises(SpotidanceError, match="version 2 cannot hold the members it lists"):
         load_tabular_bundle(copy)
 

@@ -69,6 +69,45 @@ def run_baseline(make, X, y, folds):
             "macro_f1_mean": float(np.mean(f1s)), "macro_f1_std": float(np.std(f1s))}
 
 
+def table_args_checked(args) -> list[int] | None:
+    """The fold seeds of ``--seeds`` (else ``[--seed]``), once ``--table`` and ``--json`` are checked.
+
+    ``None`` (after one line on stderr) when the table is missing, ``--seeds`` is not a list of
+    integers, or ``--json`` cannot be written (checked before the long run, so it costs nothing).
+    """
+    from spotidance.core.atomic import check_output
+    from spotidance.core.errors import SpotidanceError
+
+    if not args.table.is_file():
+        print(f"{args.table}: no such table (the Beatport table lives in the project's shared data)", file=sys.stderr)
+        return None
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    except ValueError:
+        print(f"--seeds must be comma-separated integers, got {args.seeds!r}", file=sys.stderr)
+        return None
+    try:
+        if args.json:
+            check_output(args.json, inputs=[args.table], what="--json")
+    except SpotidanceError as exc:
+        print(exc, file=sys.stderr)
+        return None
+    return seeds
+
+
+def write_json(args, rows) -> int:
+    """Write ``rows`` to ``--json`` (atomically; one line and 1 if it cannot be written)."""
+    from spotidance.core.atomic import write_output
+    from spotidance.core.errors import SpotidanceError
+
+    try:
+        write_output(args.json, json.dumps(rows, indent=1), inputs=[args.table], what="--json")
+    except SpotidanceError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
@@ -82,10 +121,9 @@ def main(argv=None) -> int:
     parser.add_argument("--subsets", default="23,3")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    if not args.table.is_file():
-        print(f"{args.table}: no such table (the Beatport table lives in the project's shared data)", file=sys.stderr)
+    seeds = table_args_checked(args)
+    if seeds is None:
         return 2
-
     import pandas as pd
 
     from spotidance.tabular.features import read_table
@@ -95,11 +133,6 @@ def main(argv=None) -> int:
 
     warnings.simplefilter("ignore", UserWarning)
     frame = pd.read_csv(args.table, index_col=0)
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
-    except ValueError:
-        print(f"--seeds must be comma-separated integers, got {args.seeds!r}", file=sys.stderr)
-        return 2
     rows = []
     for seed in seeds:
         for subset in args.subsets.split(","):
@@ -140,7 +173,7 @@ def main(argv=None) -> int:
             print(f"| {key[0]} | {key[1]} | {100 * np.mean(accs):.2f} +- {100 * np.std(accs):.2f} | "
                   f"{', '.join(f'{100 * a:.2f}' for a in accs)} |")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        return write_json(args, rows)
     return 0
 
 

@@ -20,7 +20,6 @@ the recipe, RealMLP alone and the candidate for each fold seed, and their means 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -28,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-DEFAULT_TABLE = REPO.parent / "shared" / "data" / "beatport-features-2016" / "features.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# bench_beatport puts the repository on sys.path too
+from bench_beatport import DEFAULT_TABLE, table_args_checked, write_json
 
 
 def realmlp_proba(D_train, y_train, D_test, *, n_classes: int, seed: int) -> np.ndarray:
@@ -48,18 +47,14 @@ def realmlp_proba(D_train, y_train, D_test, *, n_classes: int, seed: int) -> np.
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
-    parser.add_argument("--seeds", default="10,11,12,13,14", help="comma-separated fold seeds")
+    parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--seeds", default="10,11,12,13,14", help="comma-separated fold seeds (empty: --seed)")
     parser.add_argument("--weight", type=float, default=0.2, help="RealMLP's soft-vote weight (the recipe's sum to 1)")
     parser.add_argument("--recipe", default="ensemble-mlp")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    if not args.table.is_file():
-        print(f"{args.table}: no such table (the Beatport table lives in the project's shared data)", file=sys.stderr)
-        return 2
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        print(f"--seeds must be comma-separated integers, got {args.seeds!r}", file=sys.stderr)
+    seeds = table_args_checked(args)
+    if seeds is None:
         return 2
     try:
         import pytabkit  # noqa: F401
@@ -109,7 +104,7 @@ def main(argv=None) -> int:
         vals = [100 * r[name] for r in rows]
         print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + f" | {np.mean(vals):.2f} +- {np.std(vals):.2f} |")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        return write_json(args, rows)
     return 0
 
 
